@@ -1,0 +1,81 @@
+package gossip
+
+import (
+	"time"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// State is a member's liveness as this member sees it.
+type State uint8
+
+// The member states. memberlist does not tell its delegates when it merely
+// suspects a member, so a suspected member is reported as alive until the
+// suspicion times out (dead) or is refuted (still alive).
+const (
+	StateAlive State = iota + 1
+	// StateDead: the failure detector declared the member dead.
+	StateDead
+	// StateLeft: the member announced a graceful leave.
+	StateLeft
+)
+
+func (s State) String() string {
+	switch s {
+	case StateAlive:
+		return "alive"
+	case StateDead:
+		return "dead"
+	case StateLeft:
+		return "left"
+	default:
+		return "unknown"
+	}
+}
+
+// Member is one node of the pool.
+type Member struct {
+	Name string
+	// Addr is the member's gossip address, host:port.
+	Addr  string
+	State State
+	// Meta is the member's decoded metadata; zero if it could not be
+	// decoded (the failure is logged).
+	Meta Meta
+}
+
+// memberEntry is a Member plus when its state last changed, for pruning.
+type memberEntry struct {
+	Member
+	changed time.Time
+}
+
+// eventDelegate receives memberlist's membership callbacks. memberlist calls
+// them with its node lock held, so they must not call back into memberlist.
+type eventDelegate struct{ p *Pool }
+
+func (d eventDelegate) NotifyJoin(n *memberlist.Node) {
+	d.p.observe(EventJoin, d.p.toMember(n, StateAlive))
+}
+
+func (d eventDelegate) NotifyUpdate(n *memberlist.Node) {
+	d.p.observe(EventUpdate, d.p.toMember(n, StateAlive))
+}
+
+func (d eventDelegate) NotifyLeave(n *memberlist.Node) {
+	if n.State == memberlist.StateLeft {
+		d.p.observe(EventLeave, d.p.toMember(n, StateLeft))
+		return
+	}
+	d.p.observe(EventFailed, d.p.toMember(n, StateDead))
+}
+
+func (p *Pool) toMember(n *memberlist.Node, s State) Member {
+	m := Member{Name: n.Name, Addr: n.Address(), State: s}
+	meta, err := DecodeMeta(n.Meta)
+	if err != nil {
+		p.log.Warn("undecodable node metadata", "node", n.Name, "err", err)
+	}
+	m.Meta = meta
+	return m
+}
