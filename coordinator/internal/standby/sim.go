@@ -41,6 +41,9 @@ type Sample struct {
 	Requested int      `json:"requested"`
 	Released  int      `json:"released"`
 	Raised    bool     `json:"raised"`
+	// Fired is the percent of the threshold that fired at this tick, 0 if
+	// none did.
+	Fired float64 `json:"fired,omitempty"`
 }
 
 // Summary totals a simulation.
@@ -139,6 +142,9 @@ func Simulate(p Policy, tr Trace, cfg SimConfig) (Result, error) {
 		st, d = Step(p, st, obs, now)
 		s.Active, s.Standby, s.Booting = active, ready, nBooting
 		s.Target, s.Requested, s.Released, s.Raised = d.Target, d.Request, d.Release, st.Raised
+		if d.Fired != nil {
+			s.Fired = d.Fired.Percent
+		}
 		if tr.Kind == Demand {
 			ready -= d.Release
 			if d.Request > 0 {

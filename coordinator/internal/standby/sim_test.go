@@ -38,14 +38,14 @@ func TestPlayFabScenario(t *testing.T) {
 	if err := WriteCSV(&csv, res.Samples); err != nil {
 		t.Fatal(err)
 	}
-	const want = `t,active,standby,floor,target,failed,booting,requested,released,elapsed
-0,40,10,10,10,0,0,0,0,0s
-1,20,10,10,10,0,0,0,0,15m0s
-2,30,4,10,15,0,0,11,0,30m0s
-3,50,1,10,30,0,0,29,0,45m0s
-4,70,4,10,30,0,0,26,0,1h0m0s
-5,80,10,10,30,0,0,10,0,1h15m0s
-6,50,10,10,10,0,0,0,0,1h30m0s
+	const want = `t,active,standby,floor,target,failed,booting,requested,released,fired,elapsed
+0,40,10,10,10,0,0,0,0,,0s
+1,20,10,10,10,0,0,0,0,,15m0s
+2,30,4,10,15,0,0,11,0,50%,30m0s
+3,50,1,10,30,0,0,29,0,25%,45m0s
+4,70,4,10,30,0,0,26,0,50%,1h0m0s
+5,80,10,10,30,0,0,10,0,,1h15m0s
+6,50,10,10,10,0,0,0,0,,1h30m0s
 `
 	if csv.String() != want {
 		t.Errorf("PlayFab scenario:\n%s\nwant:\n%s", csv.String(), want)
@@ -103,11 +103,11 @@ func TestSimulateDemandMechanics(t *testing.T) {
 	// leaves room for 2. t1: 2 booting, no room for more. t2: the 2 are
 	// ready. t3: 2 return to standby: 4 ready, 1 above the target of 3 is
 	// released.
-	const want = `t,active,standby,floor,target,failed,booting,requested,released,elapsed
-0,3,0,3,3,1,0,2,0,0s
-1,3,0,3,3,0,2,0,0,1m0s
-2,3,2,3,3,0,0,0,0,2m0s
-3,1,4,3,3,0,0,0,1,3m0s
+	const want = `t,active,standby,floor,target,failed,booting,requested,released,fired,elapsed
+0,3,0,3,3,1,0,2,0,,0s
+1,3,0,3,3,0,2,0,0,,1m0s
+2,3,2,3,3,0,0,0,0,,2m0s
+3,1,4,3,3,0,0,0,1,,3m0s
 `
 	if got.String() != want {
 		t.Errorf("got:\n%s\nwant:\n%s", got.String(), want)
