@@ -1,0 +1,219 @@
+package store
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/rand"
+	"crypto/sha256"
+	"fmt"
+	"sync"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/understudy/understudy/pkg/chunk"
+)
+
+// Stored blobs start with one flag byte. The rest is the payload: the
+// (possibly compressed) plaintext, or, with flagEncrypted, a 12-byte nonce
+// followed by the AES-256-GCM sealed (possibly compressed) plaintext whose
+// additional data is the flag byte and the chunk ID. The ID in the additional
+// data binds a ciphertext to its name, so a blob cannot be swapped for
+// another one without detection.
+const (
+	flagCompressed = 1 << 0
+	flagEncrypted  = 1 << 1
+	flagKnown      = flagCompressed | flagEncrypted
+
+	nonceSize = 12
+	// MaxChunkSize bounds a chunk's plaintext; larger blobs are refused.
+	MaxChunkSize = 16 << 20
+	// sampleSize is how much of a chunk is compressed first to decide
+	// whether compressing the whole chunk is worth it.
+	sampleSize = 64 << 10
+)
+
+// codec turns plaintext chunks into stored blobs and back. It is safe for
+// concurrent use.
+type codec struct {
+	aead cipher.AEAD // nil when the store is not encrypted
+	enc  *zstd.Encoder
+	dec  *zstd.Decoder
+	bufs sync.Pool // *[]byte scratch for compression samples
+}
+
+func newCodec(dataKey []byte) (*codec, error) {
+	c := &codec{}
+	if dataKey != nil {
+		block, err := aes.NewCipher(dataKey)
+		if err != nil {
+			return nil, fmt.Errorf("store: cipher: %w", err)
+		}
+		if c.aead, err = cipher.NewGCM(block); err != nil {
+			return nil, fmt.Errorf("store: gcm: %w", err)
+		}
+	}
+	var err error
+	c.enc, err = zstd.NewWriter(nil,
+		zstd.WithEncoderLevel(zstd.SpeedFastest),
+		zstd.WithEncoderConcurrency(2),
+		zstd.WithEncoderCRC(false),
+		zstd.WithLowerEncoderMem(true),
+		zstd.WithWindowSize(1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("store: zstd encoder: %w", err)
+	}
+	c.dec, err = zstd.NewReader(nil,
+		zstd.WithDecoderConcurrency(2),
+		zstd.WithDecoderMaxMemory(MaxChunkSize),
+		zstd.WithDecoderMaxWindow(8<<20),
+		zstd.WithDecoderLowmem(true))
+	if err != nil {
+		return nil, fmt.Errorf("store: zstd decoder: %w", err)
+	}
+	return c, nil
+}
+
+func (c *codec) close() {
+	c.enc.Close()
+	c.dec.Close()
+}
+
+// deriveKeys turns the master key from a key file into the data key and the
+// key check stored in the configuration. Stores given the same key file
+// derive the same data key, so blobs can move between them as they are.
+func deriveKeys(master []byte) (dataKey []byte, check string, err error) {
+	dataKey, err = hkdf.Key(sha256.New, master, nil, "understudy store data v1", 32)
+	if err != nil {
+		return nil, "", err
+	}
+	ck, err := hkdf.Key(sha256.New, master, nil, "understudy store key check v1", 16)
+	if err != nil {
+		return nil, "", err
+	}
+	return dataKey, fmt.Sprintf("%x", ck), nil
+}
+
+// worthCompressing compresses a sample of data and reports whether it shrank
+// enough to compress the whole chunk.
+func (c *codec) worthCompressing(data []byte) bool {
+	if len(data) < 512 {
+		return false
+	}
+	sample := data
+	if len(sample) > sampleSize {
+		sample = sample[:sampleSize]
+	}
+	bp, _ := c.bufs.Get().(*[]byte)
+	if bp == nil {
+		b := make([]byte, 0, sampleSize+1024)
+		bp = &b
+	}
+	out := c.enc.EncodeAll(sample, (*bp)[:0])
+	ok := len(out) < len(sample)*15/16
+	*bp = out[:0]
+	c.bufs.Put(bp)
+	return ok
+}
+
+// seal encodes plaintext data named id into a stored blob appended to dst.
+func (c *codec) seal(dst []byte, id chunk.ID, data []byte) []byte {
+	flags := byte(0)
+	payload := data
+	var comp []byte
+	if c.worthCompressing(data) {
+		comp = c.enc.EncodeAll(data, make([]byte, 0, len(data)/2))
+		if len(comp) < len(data) {
+			flags |= flagCompressed
+			payload = comp
+		}
+	}
+	if c.aead == nil {
+		dst = append(dst, flags)
+		return append(dst, payload...)
+	}
+	flags |= flagEncrypted
+	dst = append(dst, flags)
+	start := len(dst)
+	dst = append(dst, make([]byte, nonceSize)...)
+	nonce := dst[start : start+nonceSize]
+	if _, err := rand.Read(nonce); err != nil {
+		panic("store: no randomness for nonce: " + err.Error())
+	}
+	return c.aead.Seal(dst, nonce, payload, aad(flags, id[:]))
+}
+
+func aad(flags byte, id []byte) []byte {
+	a := make([]byte, 0, 1+len(id))
+	a = append(a, flags)
+	return append(a, id...)
+}
+
+// open decodes a stored blob named id, checks that its plaintext hashes to
+// id and returns the plaintext (appended to dst[:0] when it fits).
+func (c *codec) open(dst []byte, id chunk.ID, stored []byte) ([]byte, error) {
+	plain, err := c.unseal(dst, id[:], stored)
+	if err != nil {
+		return nil, err
+	}
+	if chunk.Sum(plain) != id {
+		return nil, fmt.Errorf("%w: chunk %s: content does not match its id", ErrCorrupt, id.Short())
+	}
+	return plain, nil
+}
+
+func (c *codec) unseal(dst []byte, name []byte, stored []byte) ([]byte, error) {
+	if len(stored) < 1 {
+		return nil, fmt.Errorf("%w: empty blob", ErrCorrupt)
+	}
+	flags := stored[0]
+	if flags&^flagKnown != 0 {
+		return nil, fmt.Errorf("%w: unknown blob flags %#x", ErrCorrupt, flags)
+	}
+	payload := stored[1:]
+	if flags&flagEncrypted != 0 {
+		if c.aead == nil {
+			return nil, fmt.Errorf("%w: blob is encrypted but no key was given", ErrKeyRequired)
+		}
+		if len(payload) < nonceSize+c.aead.Overhead() {
+			return nil, fmt.Errorf("%w: encrypted blob too short", ErrCorrupt)
+		}
+		var err error
+		payload, err = c.aead.Open(nil, payload[:nonceSize], payload[nonceSize:], aad(flags, name))
+		if err != nil {
+			return nil, fmt.Errorf("%w: authentication failed", ErrCorrupt)
+		}
+	} else if c.aead != nil {
+		return nil, fmt.Errorf("%w: unencrypted blob in an encrypted store", ErrCorrupt)
+	}
+	if flags&flagCompressed != 0 {
+		out, err := c.dec.DecodeAll(payload, dst[:0])
+		if err != nil {
+			return nil, fmt.Errorf("%w: decompress: %v", ErrCorrupt, err)
+		}
+		return out, nil
+	}
+	return append(dst[:0], payload...), nil
+}
+
+// sealRecord encodes a small named value (a snapshot record, the sealed
+// polynomial). Records are never compressed; with a key they are encrypted
+// with their name as additional data.
+func (c *codec) sealRecord(name string, data []byte) []byte {
+	if c.aead == nil {
+		return append([]byte{0}, data...)
+	}
+	out := make([]byte, 1+nonceSize, 1+nonceSize+len(data)+c.aead.Overhead())
+	out[0] = flagEncrypted
+	if _, err := rand.Read(out[1 : 1+nonceSize]); err != nil {
+		panic("store: no randomness for nonce: " + err.Error())
+	}
+	return c.aead.Seal(out, out[1:1+nonceSize], data, aad(flagEncrypted, []byte(name)))
+}
+
+func (c *codec) openRecord(name string, stored []byte) ([]byte, error) {
+	if len(stored) > 0 && stored[0]&flagCompressed != 0 {
+		return nil, fmt.Errorf("%w: record %s has unexpected flags", ErrCorrupt, name)
+	}
+	return c.unseal(nil, []byte(name), stored)
+}

@@ -1,0 +1,352 @@
+package store
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"sync"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/understudy/understudy/pkg/chunk"
+)
+
+// Options open a store.
+type Options struct {
+	// Key is the master key (see [LoadKeyFile]); required for an encrypted
+	// store, refused for a plain one.
+	Key []byte
+	// Logger receives warnings (damaged index, stale lock); nil discards.
+	Logger *slog.Logger
+}
+
+// Store is an open store. Its read methods are safe for concurrent use and
+// never wait for a writer beyond one index transaction. Writes go through a
+// [Writer] from [Store.Lock].
+type Store struct {
+	dir   string
+	id    string
+	pol   chunk.Polynomial
+	codec *codec
+	log   *slog.Logger
+
+	// idxMu serialises index transactions within this process (bbolt's
+	// file lock is per open file, so two opens in one process would
+	// exclude each other anyway). fallback, guarded by idxMu, is the
+	// index rebuilt in memory when the index file is damaged.
+	idxMu    sync.Mutex
+	fallback *memIndex
+
+	// files caches open pack files for reading; guarded by filesMu.
+	filesMu sync.Mutex
+	files   map[PackID]*os.File
+}
+
+const maxOpenPacks = 64
+
+// Open opens the store in dir.
+func Open(dir string, opts Options) (*Store, error) {
+	cfg, err := readConfig(dir)
+	if err != nil {
+		return nil, err
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Store{dir: dir, id: cfg.ID, log: log, files: map[PackID]*os.File{}}
+	switch {
+	case cfg.Encryption == "" && opts.Key != nil:
+		return nil, ErrKeyUnexpected
+	case cfg.Encryption == "":
+		if s.codec, err = newCodec(nil); err != nil {
+			return nil, err
+		}
+		if s.pol, err = parsePolynomial(cfg.Polynomial); err != nil {
+			s.codec.close()
+			return nil, err
+		}
+	case cfg.Encryption != "aes-256-gcm":
+		return nil, fmt.Errorf("store: unknown encryption %q", cfg.Encryption)
+	case opts.Key == nil:
+		return nil, ErrKeyRequired
+	default:
+		dataKey, check, err := deriveKeys(opts.Key)
+		if err != nil {
+			return nil, err
+		}
+		if check != cfg.KeyCheck {
+			return nil, ErrWrongKey
+		}
+		if s.codec, err = newCodec(dataKey); err != nil {
+			return nil, err
+		}
+		sealed, err := hex.DecodeString(cfg.SealedPolynomial)
+		var pt []byte
+		if err == nil {
+			pt, err = s.codec.openRecord("config/polynomial", sealed)
+		}
+		if err == nil {
+			s.pol, err = parsePolynomial(string(pt))
+		}
+		if err != nil {
+			s.codec.close()
+			return nil, fmt.Errorf("store: config polynomial: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// Dir returns the store's directory.
+func (s *Store) Dir() string { return s.dir }
+
+// ID returns the store's random identifier.
+func (s *Store) ID() string { return s.id }
+
+// Polynomial returns the chunking polynomial kept in the store's config.
+func (s *Store) Polynomial() chunk.Polynomial { return s.pol }
+
+// Encrypted reports whether blobs and records are encrypted.
+func (s *Store) Encrypted() bool { return s.codec.aead != nil }
+
+// Close releases open files. It is idempotent.
+func (s *Store) Close() error {
+	s.filesMu.Lock()
+	for p, f := range s.files {
+		f.Close()
+		delete(s.files, p)
+	}
+	s.filesMu.Unlock()
+	return nil
+}
+
+// view runs fn against a read-only view of the index. When the index file
+// is damaged, it falls back (once, for the life of s) to an index rebuilt in
+// memory from the pack trailers, and logs that.
+func (s *Store) view(fn func(indexView) error) error {
+	s.idxMu.Lock()
+	defer s.idxMu.Unlock()
+	if s.fallback != nil {
+		return fn(s.fallback)
+	}
+	db, err := openIndex(s.dir, true)
+	if err == nil && db == nil {
+		return fn(&memIndex{})
+	}
+	if err == nil {
+		err = db.View(func(tx *bolt.Tx) error {
+			if err := checkSize(s.dir, tx); err != nil {
+				return err
+			}
+			return fn(boltView{tx})
+		})
+		db.Close()
+		if !errors.Is(err, ErrIndexDamaged) {
+			return err
+		}
+	}
+	if !errors.Is(err, ErrIndexDamaged) {
+		return err
+	}
+	s.log.Warn("index damaged, reading pack trailers instead", "err", err)
+	m, bad, rerr := s.codec.rebuildMem(s.dir)
+	if rerr != nil {
+		return rerr
+	}
+	for p, e := range bad {
+		s.log.Warn("pack unreadable while rebuilding index", "pack", p.String(), "err", e)
+	}
+	s.fallback = m
+	return fn(m)
+}
+
+// IndexDamaged reports whether this Store fell back to reading pack
+// trailers because the index file is damaged, and why.
+func (s *Store) IndexDamaged() error {
+	s.idxMu.Lock()
+	defer s.idxMu.Unlock()
+	if s.fallback == nil {
+		return nil
+	}
+	db, err := openIndex(s.dir, true)
+	if err != nil {
+		return err
+	}
+	if db == nil {
+		return nil
+	}
+	defer db.Close()
+	return db.View(func(tx *bolt.Tx) error { return checkSize(s.dir, tx) })
+}
+
+// Locate returns the locations of ids; ok[i] is false for IDs the index
+// does not hold. One index transaction serves the whole batch.
+func (s *Store) Locate(ctx context.Context, ids []chunk.ID) (locs []Location, ok []bool, err error) {
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	locs = make([]Location, len(ids))
+	ok = make([]bool, len(ids))
+	err = s.view(func(v indexView) error {
+		for i, id := range ids {
+			locs[i], ok[i] = v.get(id)
+		}
+		return nil
+	})
+	return locs, ok, err
+}
+
+// Has reports whether the store holds chunk id.
+func (s *Store) Has(ctx context.Context, id chunk.ID) (bool, error) {
+	_, ok, err := s.Locate(ctx, []chunk.ID{id})
+	if err != nil {
+		return false, err
+	}
+	return ok[0], nil
+}
+
+// Missing returns the IDs among ids that the store does not hold, in order.
+// The mirror asks this of a standby to learn which chunks to send.
+func (s *Store) Missing(ctx context.Context, ids []chunk.ID) ([]chunk.ID, error) {
+	_, ok, err := s.Locate(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	var out []chunk.ID
+	for i, id := range ids {
+		if !ok[i] {
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+
+// ListChunks calls fn for every chunk in the index, in no particular order,
+// inside one index transaction: fn must be quick and must not call back
+// into s.
+func (s *Store) ListChunks(ctx context.Context, fn func(chunk.ID, Location) error) error {
+	return s.view(func(v indexView) error {
+		return v.forEachChunk(func(id chunk.ID, l Location) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			return fn(id, l)
+		})
+	})
+}
+
+// ListPacks returns the packs the index knows.
+func (s *Store) ListPacks(ctx context.Context) (map[PackID]PackInfo, error) {
+	out := map[PackID]PackInfo{}
+	err := s.view(func(v indexView) error {
+		return v.forEachPack(func(p PackID, pi PackInfo) error {
+			out[p] = pi
+			return nil
+		})
+	})
+	return out, err
+}
+
+func (s *Store) packFile(p PackID) (*os.File, error) {
+	s.filesMu.Lock()
+	defer s.filesMu.Unlock()
+	if f, ok := s.files[p]; ok {
+		return f, nil
+	}
+	f, err := os.Open(packPath(s.dir, p))
+	if err != nil {
+		return nil, err
+	}
+	if len(s.files) >= maxOpenPacks {
+		for k, old := range s.files {
+			old.Close()
+			delete(s.files, k)
+			break
+		}
+	}
+	s.files[p] = f
+	return f, nil
+}
+
+func (s *Store) dropPackFile(p PackID) {
+	s.filesMu.Lock()
+	if f, ok := s.files[p]; ok {
+		f.Close()
+		delete(s.files, p)
+	}
+	s.filesMu.Unlock()
+}
+
+// readStored reads a blob's stored bytes at l into buf (grown if needed).
+func (s *Store) readStored(l Location, buf []byte) ([]byte, error) {
+	f, err := s.packFile(l.Pack)
+	if err != nil {
+		return nil, err
+	}
+	if cap(buf) < int(l.Length) {
+		buf = make([]byte, l.Length)
+	}
+	buf = buf[:l.Length]
+	if _, err := f.ReadAt(buf, int64(l.Offset)); err != nil {
+		if errors.Is(err, fs.ErrClosed) {
+			s.dropPackFile(l.Pack)
+		}
+		return nil, fmt.Errorf("%w: pack %s: read blob at %d: %v", ErrCorrupt, l.Pack, l.Offset, err)
+	}
+	return buf, nil
+}
+
+// ReadAt reads, decodes and checks the chunk id stored at l. The plaintext
+// is appended to dst[:0] when it fits. The error wraps [ErrCorrupt] when the
+// stored bytes are damaged.
+func (s *Store) ReadAt(id chunk.ID, l Location, dst []byte) ([]byte, error) {
+	stored, err := s.readStored(l, nil)
+	if err != nil {
+		return nil, fmt.Errorf("chunk %s: %w", id.Short(), err)
+	}
+	plain, err := s.codec.open(dst, id, stored)
+	if err != nil {
+		return nil, fmt.Errorf("chunk %s in pack %s: %w", id.Short(), l.Pack, err)
+	}
+	if len(plain) != int(l.RawLength) {
+		return nil, fmt.Errorf("%w: chunk %s in pack %s: length %d, index says %d", ErrCorrupt, id.Short(), l.Pack, len(plain), l.RawLength)
+	}
+	return plain, nil
+}
+
+// Get returns chunk id's plaintext, checked against its hash. A pack that
+// vanished under a concurrent prune is retried once with a fresh lookup.
+func (s *Store) Get(ctx context.Context, id chunk.ID, dst []byte) ([]byte, error) {
+	for attempt := 0; ; attempt++ {
+		locs, ok, err := s.Locate(ctx, []chunk.ID{id})
+		if err != nil {
+			return nil, err
+		}
+		if !ok[0] {
+			return nil, fmt.Errorf("%w: chunk %s", ErrNotFound, id)
+		}
+		out, err := s.ReadAt(id, locs[0], dst)
+		if err != nil && attempt == 0 && errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		return out, err
+	}
+}
+
+// GetStored returns chunk id's stored bytes as they sit in the pack
+// (compressed, encrypted): what the mirror sends to a standby that shares
+// the key. It does not check them; [Writer.PutStored] on the receiver does.
+func (s *Store) GetStored(ctx context.Context, id chunk.ID) ([]byte, error) {
+	locs, ok, err := s.Locate(ctx, []chunk.ID{id})
+	if err != nil {
+		return nil, err
+	}
+	if !ok[0] {
+		return nil, fmt.Errorf("%w: chunk %s", ErrNotFound, id)
+	}
+	return s.readStored(locs[0], nil)
+}

@@ -1,0 +1,198 @@
+package store
+
+import (
+	"bytes"
+	"errors"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/understudy/understudy/pkg/chunk"
+)
+
+func newTestStore(t testing.TB, key []byte) *Store {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "store")
+	if err := Init(dir, InitOptions{Key: key}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(dir, Options{Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func testKey() []byte { return bytes.Repeat([]byte{7}, 32) }
+
+func randomData(seed uint64, n int, compressible bool) []byte {
+	r := rand.New(rand.NewPCG(seed, 1))
+	b := make([]byte, n)
+	for i := range b {
+		if compressible {
+			b[i] = byte('a' + r.IntN(4))
+		} else {
+			b[i] = byte(r.Uint32())
+		}
+	}
+	return b
+}
+
+func TestPutGetRoundTrip(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		key  []byte
+	}{{"plain", nil}, {"encrypted", testKey()}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newTestStore(t, tc.key)
+			ctx := t.Context()
+			w, err := s.Lock(ctx, LockOptions{PackSize: 64 << 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []chunk.ID
+			var datas [][]byte
+			for i := range 20 {
+				d := randomData(uint64(i), 10000+i*1000, i%2 == 0)
+				id := chunk.Sum(d)
+				n, err := w.Put(ctx, id, d)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n == 0 {
+					t.Fatalf("chunk %d: no bytes stored", i)
+				}
+				if n2, _ := w.Put(ctx, id, d); n2 != 0 {
+					t.Fatalf("duplicate put stored %d bytes", n2)
+				}
+				ids = append(ids, id)
+				datas = append(datas, d)
+			}
+			if err := w.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+			st := w.Stats()
+			if st.Chunks != 20 || st.Packs < 2 {
+				t.Errorf("stats = %+v, want 20 chunks in several packs", st)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			for i, id := range ids {
+				got, err := s.Get(ctx, id, nil)
+				if err != nil {
+					t.Fatalf("get %d: %v", i, err)
+				}
+				if !bytes.Equal(got, datas[i]) {
+					t.Fatalf("get %d: content differs", i)
+				}
+			}
+			if _, err := s.Get(ctx, chunk.Sum([]byte("nope")), nil); !errors.Is(err, ErrNotFound) {
+				t.Errorf("get missing: err = %v, want ErrNotFound", err)
+			}
+			// Raw transfer into a second store with the same key.
+			s2 := newTestStore(t, tc.key)
+			w2, err := s2.Lock(ctx, LockOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, err := s.GetStored(ctx, ids[3])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := w2.PutStored(ctx, ids[4], raw); !errors.Is(err, ErrCorrupt) {
+				t.Errorf("PutStored under the wrong id: err = %v, want ErrCorrupt", err)
+			}
+			if err := w2.PutStored(ctx, ids[3], raw); err != nil {
+				t.Fatal(err)
+			}
+			if err := w2.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+			w2.Close()
+			if got, err := s2.Get(ctx, ids[3], nil); err != nil || !bytes.Equal(got, datas[3]) {
+				t.Fatalf("transferred chunk: err %v", err)
+			}
+		})
+	}
+}
+
+func TestKeyChecks(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "s")
+	if err := Init(dir, InitOptions{Key: testKey()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := Init(dir, InitOptions{}); !errors.Is(err, ErrExists) {
+		t.Errorf("second init: %v", err)
+	}
+	if _, err := Open(dir, Options{}); !errors.Is(err, ErrKeyRequired) {
+		t.Errorf("open without key: %v", err)
+	}
+	if _, err := Open(dir, Options{Key: bytes.Repeat([]byte{8}, 32)}); !errors.Is(err, ErrWrongKey) {
+		t.Errorf("open with wrong key: %v", err)
+	}
+	if _, err := Open(t.TempDir(), Options{}); !errors.Is(err, ErrNotStore) {
+		t.Errorf("open empty dir: %v", err)
+	}
+	kf := filepath.Join(t.TempDir(), "key")
+	k, err := NewKeyFile(kf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k2, err := LoadKeyFile(kf)
+	if err != nil || !bytes.Equal(k, k2) {
+		t.Fatalf("key file round trip: %v", err)
+	}
+}
+
+func TestLockExcludesWriters(t *testing.T) {
+	t.Parallel()
+	s := newTestStore(t, nil)
+	w, err := s.Lock(t.Context(), LockOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2, err := Open(s.Dir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if _, err := s2.Lock(t.Context(), LockOptions{}); !errors.Is(err, ErrLocked) {
+		t.Fatalf("second lock: err = %v, want ErrLocked", err)
+	}
+	w.Close()
+	w2, err := s2.Lock(t.Context(), LockOptions{})
+	if err != nil {
+		t.Fatalf("lock after release: %v", err)
+	}
+	w2.Close()
+}
+
+func TestRecoverLeftovers(t *testing.T) {
+	t.Parallel()
+	s := newTestStore(t, nil)
+	ctx := t.Context()
+	tmp := filepath.Join(s.Dir(), tmpDir, "0123.pack.tmp")
+	if err := os.WriteFile(tmp, []byte("partial"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w, err := s.Lock(ctx, LockOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(tmp); !os.IsNotExist(err) {
+		t.Errorf("temporary pack left behind: %v", err)
+	}
+	d := randomData(1, 5000, true)
+	if _, err := w.Put(ctx, chunk.Sum(d), d); err != nil {
+		t.Fatal(err)
+	}
+	w.Close() // without Flush: the chunk is discarded
+	if ok, err := s.Has(ctx, chunk.Sum(d)); err != nil || ok {
+		t.Fatalf("unflushed chunk visible: ok=%v err=%v", ok, err)
+	}
+}
