@@ -53,10 +53,13 @@ type DeleteHost struct {
 	Name string `json:"name"`
 }
 
-// RegisterServices replaces the set of instances a host carries.
+// RegisterServices replaces the set of instances a host carries. With
+// Upsert set, the host is created or its description updated in the same
+// step, as [UpsertHost] would.
 type RegisterServices struct {
 	Host     string       `json:"host"`
 	Services []ServiceDef `json:"services"`
+	Upsert   *UpsertHost  `json:"upsert,omitempty"`
 }
 
 // SetHealth records an instance's check state.

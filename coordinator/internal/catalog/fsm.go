@@ -117,7 +117,10 @@ func (c *Catalog) deleteHost(cmd *DeleteHost) error {
 }
 
 func (c *Catalog) registerServices(index uint64, cmd *RegisterServices) error {
-	if _, ok := c.hosts[cmd.Host]; !ok {
+	if u := cmd.Upsert; u != nil && u.Name != cmd.Host {
+		return fmt.Errorf("%w: registration for %s describes host %q", ErrInvalid, cmd.Host, u.Name)
+	}
+	if _, ok := c.hosts[cmd.Host]; !ok && cmd.Upsert == nil {
 		return fmt.Errorf("host %s: %w", cmd.Host, ErrNotFound)
 	}
 	seen := map[string]bool{}
@@ -131,6 +134,11 @@ func (c *Catalog) registerServices(index uint64, cmd *RegisterServices) error {
 			return fmt.Errorf("%w: service %s: port %d out of range", ErrInvalid, s.Name, s.Port)
 		}
 		seen[s.Name] = true
+	}
+	if cmd.Upsert != nil {
+		if err := c.upsertHost(index, cmd.Upsert); err != nil {
+			return err
+		}
 	}
 	for svc, byHost := range c.instances {
 		if !seen[svc] {

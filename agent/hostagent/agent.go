@@ -1,0 +1,171 @@
+package hostagent
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/understudy/understudy/pkg/api"
+	"github.com/understudy/understudy/pkg/gossip"
+)
+
+// Agent is a running host agent.
+type Agent struct {
+	cfg     Config
+	logger  *slog.Logger
+	pool    *gossip.Pool
+	version string
+
+	joinInterval     time.Duration
+	registerInterval time.Duration
+}
+
+// Option adjusts an Agent beyond its file configuration.
+type Option func(*Agent)
+
+// WithVersion sets the version gossiped and registered.
+func WithVersion(v string) Option { return func(a *Agent) { a.version = v } }
+
+// New validates cfg and binds the gossip listener.
+func New(cfg Config, logger *slog.Logger, opts ...Option) (*Agent, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	a := &Agent{cfg: cfg, logger: logger, version: "dev", joinInterval: 2 * time.Second, registerInterval: 10 * time.Second}
+	for _, o := range opts {
+		o(a)
+	}
+	gcfg := gossip.DefaultConfig()
+	gcfg.NodeName = cfg.NodeName
+	gcfg.BindAddr = cfg.BindAddr
+	gcfg.BindPort = cfg.Ports.Gossip
+	gcfg.AdvertiseAddr = cfg.AdvertiseAddr
+	gcfg.Profile = gossip.Profile(cfg.GossipProfile)
+	if cfg.Encrypt != "" {
+		gcfg.Key, _ = gossip.ParseKey(cfg.Encrypt) // checked by Validate
+	}
+	gcfg.Meta = gossip.Meta{
+		Kind: gossip.KindAgent, HostID: cfg.NodeName, Region: cfg.Region,
+		Role: gossip.Role(cfg.Role), Version: a.version,
+	}
+	gcfg.Logger = logger.With("component", "gossip")
+	var err error
+	if a.pool, err = gossip.New(gcfg); err != nil {
+		return nil, fmt.Errorf("gossip: %w", err)
+	}
+	return a, nil
+}
+
+// GossipAddr is the bound gossip address.
+func (a *Agent) GossipAddr() string { return a.pool.Addr() }
+
+// Name is the node name.
+func (a *Agent) Name() string { return a.cfg.NodeName }
+
+// Run joins the pool, registers the host and keeps its registration current
+// until ctx is cancelled; then it leaves the pool gracefully.
+func (a *Agent) Run(ctx context.Context) error {
+	a.logger.Info("agent starting", "node", a.cfg.NodeName, "role", a.cfg.Role, "gossip", a.GossipAddr())
+	defer func() {
+		if err := a.pool.Leave(2 * time.Second); err != nil {
+			a.logger.Warn("gossip leave", "err", err)
+		}
+		a.pool.Shutdown()
+		a.logger.Info("agent stopped", "node", a.cfg.NodeName)
+	}()
+	if !a.join(ctx) {
+		return nil
+	}
+	registered := false
+	for {
+		if err := a.register(ctx, registered); err != nil {
+			a.logger.Warn("registration failed, will retry", "err", err)
+		} else {
+			registered = true
+		}
+		wait := a.registerInterval
+		if !registered {
+			wait = a.joinInterval
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+	}
+}
+
+// Kill stops the agent without leaving the pool, as a crash would. For
+// tests.
+func (a *Agent) Kill() { a.pool.Shutdown() }
+
+func (a *Agent) join(ctx context.Context) bool {
+	for {
+		n, err := a.pool.Join(ctx, a.cfg.RetryJoin)
+		if err == nil && n > 0 {
+			a.logger.Info("joined gossip pool", "contacted", n)
+			return true
+		}
+		a.logger.Warn("gossip join failed, will retry", "addrs", a.cfg.RetryJoin, "err", err)
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(a.joinInterval):
+		}
+	}
+}
+
+// registration describes this host and its services.
+func (a *Agent) registration() api.Registration {
+	r := api.Registration{
+		Name: a.cfg.NodeName, Region: a.cfg.Region, Role: a.cfg.Role,
+		Address: a.cfg.advertiseIP(), Version: a.version,
+	}
+	for _, s := range a.cfg.Services {
+		r.Services = append(r.Services, api.ServiceDef{
+			Name: s.Name, Grid: s.Grid, Port: s.Port, Tags: s.Tags, Primary: a.cfg.Role == string(gossip.RoleActive),
+		})
+	}
+	return r
+}
+
+// register sends the registration to a coordinator. Once registered, it
+// only checks that the catalogue still knows the host (a cheap local read)
+// and registers again if not.
+func (a *Agent) register(ctx context.Context, check bool) error {
+	c, err := a.coordinator()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if check {
+		if _, err := c.Host(ctx, a.cfg.NodeName); err == nil {
+			return nil
+		}
+	}
+	if err := c.Register(ctx, a.registration()); err != nil {
+		return err
+	}
+	a.logger.Info("registered with coordinators", "services", len(a.cfg.Services))
+	return nil
+}
+
+// coordinator picks an alive coordinator from the gossip pool.
+func (a *Agent) coordinator() (*api.Client, error) {
+	var addrs []string
+	for _, m := range a.pool.Members() {
+		if m.State == gossip.StateAlive && m.Meta.Kind == gossip.KindCoordinator && m.Meta.HTTPAddr != "" {
+			addrs = append(addrs, m.Meta.HTTPAddr)
+		}
+	}
+	if len(addrs) == 0 {
+		return nil, fmt.Errorf("no coordinator in the gossip pool")
+	}
+	return api.NewClient(addrs[rand.IntN(len(addrs))], a.cfg.Token), nil
+}

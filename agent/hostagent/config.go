@@ -1,0 +1,162 @@
+package hostagent
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/understudy/understudy/pkg/gossip"
+)
+
+// Config is an agent's configuration, as written in its YAML file.
+type Config struct {
+	NodeName string `yaml:"node_name"`
+	DataDir  string `yaml:"data_dir"`
+	Region   string `yaml:"region"`
+	// Role is active (runs its services) or standby (holds mirrors, ready
+	// to take over).
+	Role string `yaml:"role"`
+	// BindAddr is the IP address the agent's listeners bind to.
+	BindAddr string `yaml:"bind_addr"`
+	// AdvertiseAddr is the IP address coordinators and clients reach this
+	// host on; empty means BindAddr, which must then be specific.
+	AdvertiseAddr string `yaml:"advertise_addr"`
+	Ports         Ports  `yaml:"ports"`
+	// RetryJoin lists gossip addresses of coordinators (or other members).
+	RetryJoin []string `yaml:"retry_join"`
+	// Encrypt is the base64 gossip key shared by the cluster.
+	Encrypt string `yaml:"encrypt"`
+	// Token is the agent token that lets this host register itself.
+	Token         string    `yaml:"token"`
+	GossipProfile string    `yaml:"gossip_profile"`
+	Services      []Service `yaml:"services"`
+	LogLevel      string    `yaml:"log_level"`
+}
+
+// Ports are the agent's listen ports; 0 picks a free one.
+type Ports struct {
+	Gossip int `yaml:"gossip"`
+}
+
+// Service is one service this host runs (role active) or stands by for.
+type Service struct {
+	Name string   `yaml:"name"`
+	Grid string   `yaml:"grid"`
+	Port int      `yaml:"port"`
+	Tags []string `yaml:"tags"`
+}
+
+// DefaultConfig returns the defaults every file is decoded over.
+func DefaultConfig() Config {
+	host, _ := os.Hostname()
+	return Config{
+		NodeName:      host,
+		DataDir:       "/var/lib/understudy/agent",
+		Region:        "default",
+		Role:          "active",
+		BindAddr:      "0.0.0.0",
+		Ports:         Ports{Gossip: gossip.DefaultPort},
+		GossipProfile: string(gossip.ProfileLAN),
+		LogLevel:      "info",
+	}
+}
+
+// LoadConfig reads and validates a YAML file. Unknown keys are errors.
+func LoadConfig(path string) (Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, err
+	}
+	return ParseConfig(bytes.NewReader(b), path)
+}
+
+// ParseConfig decodes YAML over DefaultConfig and validates it.
+func ParseConfig(r io.Reader, name string) (Config, error) {
+	cfg := DefaultConfig()
+	dec := yaml.NewDecoder(r)
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+		return Config{}, fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, fmt.Errorf("%s: %w", name, err)
+	}
+	return cfg, nil
+}
+
+// Validate reports every problem in c.
+func (c Config) Validate() error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.NodeName == "" {
+		add("node_name: must be set")
+	}
+	if c.DataDir == "" {
+		add("data_dir: must be set")
+	}
+	if c.Role != string(gossip.RoleActive) && c.Role != string(gossip.RoleStandby) {
+		add("role: %q is not active or standby", c.Role)
+	}
+	bind := net.ParseIP(c.BindAddr)
+	if bind == nil {
+		add("bind_addr: %q is not an IP address", c.BindAddr)
+	}
+	if c.AdvertiseAddr != "" {
+		if ip := net.ParseIP(c.AdvertiseAddr); ip == nil || ip.IsUnspecified() {
+			add("advertise_addr: %q is not a specific IP address", c.AdvertiseAddr)
+		}
+	} else if bind != nil && bind.IsUnspecified() {
+		add("advertise_addr: must be set when bind_addr is %s", c.BindAddr)
+	}
+	if c.Ports.Gossip < 0 || c.Ports.Gossip > 65535 {
+		add("ports.gossip: %d is out of range", c.Ports.Gossip)
+	}
+	if len(c.RetryJoin) == 0 {
+		add("retry_join: list at least one coordinator")
+	}
+	if c.Encrypt != "" {
+		if _, err := gossip.ParseKey(c.Encrypt); err != nil {
+			add("encrypt: %v", err)
+		}
+	}
+	if c.Token == "" {
+		add("token: must be set (the coordinators' agent token)")
+	}
+	switch gossip.Profile(c.GossipProfile) {
+	case gossip.ProfileLAN, gossip.ProfileFast:
+	default:
+		add("gossip_profile: %q is not lan or fast", c.GossipProfile)
+	}
+	seen := map[string]bool{}
+	for i, s := range c.Services {
+		switch {
+		case s.Name == "":
+			add("services[%d].name: must be set", i)
+		case seen[s.Name]:
+			add("services[%d].name: %q listed twice", i, s.Name)
+		}
+		seen[s.Name] = true
+		if s.Port < 1 || s.Port > 65535 {
+			add("services[%d].port: %d is out of range", i, s.Port)
+		}
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		add("log_level: %q is not debug, info, warn or error", c.LogLevel)
+	}
+	return errors.Join(errs...)
+}
+
+func (c Config) advertiseIP() string {
+	if c.AdvertiseAddr != "" {
+		return c.AdvertiseAddr
+	}
+	return c.BindAddr
+}

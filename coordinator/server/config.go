@@ -1,0 +1,193 @@
+package server
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/understudy/understudy/pkg/gossip"
+)
+
+// Config is a coordinator's configuration, as written in its YAML file.
+type Config struct {
+	NodeName string `yaml:"node_name"`
+	DataDir  string `yaml:"data_dir"`
+	Region   string `yaml:"region"`
+	// BindAddr is the IP address every listener binds to.
+	BindAddr string `yaml:"bind_addr"`
+	// AdvertiseAddr is the IP address other members reach this one on;
+	// empty means BindAddr, which must then be a specific address.
+	AdvertiseAddr string `yaml:"advertise_addr"`
+	Ports         Ports  `yaml:"ports"`
+	// BootstrapExpect is the number of coordinators to wait for before the
+	// first election. 1 bootstraps a single node at once.
+	BootstrapExpect int `yaml:"bootstrap_expect"`
+	// RetryJoin lists gossip addresses ("host" or "host:port") of other
+	// members to join, retried until one answers.
+	RetryJoin []string `yaml:"retry_join"`
+	// Encrypt is the base64 gossip encryption key shared by every member.
+	Encrypt string    `yaml:"encrypt"`
+	ACL     ACLConfig `yaml:"acl"`
+	DNS     DNSConfig `yaml:"dns"`
+	// GossipProfile selects failure detection timings, "lan" or "fast";
+	// "fast" also shortens Raft's election timeouts.
+	GossipProfile string `yaml:"gossip_profile"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `yaml:"log_level"`
+}
+
+// Ports are the listen ports; 0 picks a free port.
+type Ports struct {
+	Raft   int `yaml:"raft"`
+	Gossip int `yaml:"gossip"`
+	HTTP   int `yaml:"http"`
+	DNS    int `yaml:"dns"`
+}
+
+// ACLConfig holds the shared secrets of the admin API.
+type ACLConfig struct {
+	// AdminToken authorises every write through the API and CLI.
+	AdminToken string `yaml:"admin_token"`
+	// AgentToken authorises agents to register their hosts and services.
+	AgentToken string `yaml:"agent_token"`
+}
+
+// DNSConfig configures the authoritative DNS server.
+type DNSConfig struct {
+	Zone        string        `yaml:"zone"`
+	TTL         time.Duration `yaml:"ttl"`
+	NegativeTTL time.Duration `yaml:"negative_ttl"`
+	// MaxStale is how long a coordinator cut off from the leader keeps
+	// answering; 0 answers forever.
+	MaxStale time.Duration `yaml:"max_stale"`
+	// RateLimit is responses per second per source network; 0 is off.
+	RateLimit int `yaml:"rate_limit"`
+}
+
+// Default ports.
+const (
+	DefaultRaftPort   = 8300
+	DefaultGossipPort = 8301
+	DefaultHTTPPort   = 8500
+	DefaultDNSPort    = 8600
+)
+
+// DefaultConfig returns the defaults every file is decoded over.
+func DefaultConfig() Config {
+	host, _ := os.Hostname()
+	return Config{
+		NodeName:        host,
+		DataDir:         "/var/lib/understudy/coordinator",
+		Region:          "default",
+		BindAddr:        "0.0.0.0",
+		Ports:           Ports{Raft: DefaultRaftPort, Gossip: DefaultGossipPort, HTTP: DefaultHTTPPort, DNS: DefaultDNSPort},
+		BootstrapExpect: 1,
+		DNS:             DNSConfig{Zone: "understudy.", TTL: 5 * time.Second, NegativeTTL: 5 * time.Second},
+		GossipProfile:   string(gossip.ProfileLAN),
+		LogLevel:        "info",
+	}
+}
+
+// LoadConfig reads a YAML file over DefaultConfig. Unknown keys are errors.
+// The result is validated.
+func LoadConfig(path string) (Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, err
+	}
+	return ParseConfig(bytes.NewReader(b), path)
+}
+
+// ParseConfig decodes YAML from r over DefaultConfig and validates it; name
+// is used in error messages.
+func ParseConfig(r io.Reader, name string) (Config, error) {
+	cfg := DefaultConfig()
+	dec := yaml.NewDecoder(r)
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+		return Config{}, fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, fmt.Errorf("%s: %w", name, err)
+	}
+	return cfg, nil
+}
+
+// Validate reports every problem in c, one per line.
+func (c Config) Validate() error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.NodeName == "" {
+		add("node_name: must be set")
+	}
+	if c.DataDir == "" {
+		add("data_dir: must be set")
+	}
+	bind := net.ParseIP(c.BindAddr)
+	if bind == nil {
+		add("bind_addr: %q is not an IP address", c.BindAddr)
+	}
+	if c.AdvertiseAddr != "" {
+		if ip := net.ParseIP(c.AdvertiseAddr); ip == nil || ip.IsUnspecified() {
+			add("advertise_addr: %q is not a specific IP address", c.AdvertiseAddr)
+		}
+	} else if bind != nil && bind.IsUnspecified() {
+		add("advertise_addr: must be set when bind_addr is %s", c.BindAddr)
+	}
+	for _, p := range []struct {
+		name string
+		port int
+	}{{"raft", c.Ports.Raft}, {"gossip", c.Ports.Gossip}, {"http", c.Ports.HTTP}, {"dns", c.Ports.DNS}} {
+		if p.port < 0 || p.port > 65535 {
+			add("ports.%s: %d is out of range", p.name, p.port)
+		}
+	}
+	if c.BootstrapExpect < 1 {
+		add("bootstrap_expect: must be at least 1, got %d", c.BootstrapExpect)
+	}
+	if c.Encrypt != "" {
+		if _, err := gossip.ParseKey(c.Encrypt); err != nil {
+			add("encrypt: %v", err)
+		}
+	}
+	if c.ACL.AdminToken == "" {
+		add("acl.admin_token: must be set (every write needs it)")
+	}
+	if c.ACL.AgentToken != "" && c.ACL.AgentToken == c.ACL.AdminToken {
+		add("acl.agent_token: must differ from acl.admin_token")
+	}
+	if c.DNS.Zone == "" {
+		add("dns.zone: must be set")
+	}
+	if c.DNS.TTL < 0 || c.DNS.NegativeTTL < 0 || c.DNS.MaxStale < 0 {
+		add("dns: durations must not be negative")
+	}
+	if c.DNS.RateLimit < 0 {
+		add("dns.rate_limit: must not be negative")
+	}
+	switch gossip.Profile(c.GossipProfile) {
+	case gossip.ProfileLAN, gossip.ProfileFast:
+	default:
+		add("gossip_profile: %q is not lan or fast", c.GossipProfile)
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		add("log_level: %q is not debug, info, warn or error", c.LogLevel)
+	}
+	return errors.Join(errs...)
+}
+
+func (c Config) advertiseIP() string {
+	if c.AdvertiseAddr != "" {
+		return c.AdvertiseAddr
+	}
+	return c.BindAddr
+}

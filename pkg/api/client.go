@@ -1,0 +1,166 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// StatusError is a non-2xx answer from a coordinator.
+type StatusError struct {
+	Code    int
+	Message string
+}
+
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("%s (HTTP %d)", e.Message, e.Code)
+}
+
+// IsStatus reports whether err is a StatusError with the given code.
+func IsStatus(err error, code int) bool {
+	var se *StatusError
+	return errors.As(err, &se) && se.Code == code
+}
+
+// Client talks to one coordinator.
+type Client struct {
+	base  string
+	token string
+	http  *http.Client
+}
+
+// NewClient returns a client for the coordinator at addr ("host:port" or a
+// URL) using token for requests that need one.
+func NewClient(addr, token string) *Client {
+	base := addr
+	if u, err := url.Parse(addr); err != nil || u.Scheme == "" || u.Host == "" {
+		base = "http://" + addr
+	}
+	return &Client{base: base, token: token, http: &http.Client{Timeout: 30 * time.Second}}
+}
+
+// ReadOption modifies a read.
+type ReadOption func(url.Values)
+
+// Consistent makes the answering coordinator confirm with the leader before
+// reading, so the read reflects every acknowledged write.
+func Consistent() ReadOption { return func(v url.Values) { v.Set("consistent", "") } }
+
+func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return fmt.Errorf("encode request: %w", err)
+		}
+		body = bytes.NewReader(b)
+	}
+	u := c.base + Version + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return err
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set(TokenHeader, c.token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return fmt.Errorf("read response: %w", err)
+	}
+	if resp.StatusCode/100 != 2 {
+		var e Error
+		if json.Unmarshal(data, &e) != nil || e.Error == "" {
+			e.Error = http.StatusText(resp.StatusCode)
+		}
+		return &StatusError{Code: resp.StatusCode, Message: e.Error}
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("decode response from %s: %w", path, err)
+	}
+	return nil
+}
+
+func (c *Client) get(ctx context.Context, path string, out any, opts []ReadOption) error {
+	q := url.Values{}
+	for _, o := range opts {
+		o(q)
+	}
+	return c.do(ctx, http.MethodGet, path, q, nil, out)
+}
+
+// Leader returns the current Raft leader.
+func (c *Client) Leader(ctx context.Context) (Leader, error) {
+	var l Leader
+	return l, c.get(ctx, "/status/leader", &l, nil)
+}
+
+// Peers returns the Raft configuration.
+func (c *Client) Peers(ctx context.Context, opts ...ReadOption) ([]Peer, error) {
+	var p []Peer
+	return p, c.get(ctx, "/peers", &p, opts)
+}
+
+// RemovePeer drops a coordinator from the Raft configuration.
+func (c *Client) RemovePeer(ctx context.Context, id string) error {
+	return c.do(ctx, http.MethodDelete, "/peers/"+url.PathEscape(id), nil, nil, nil)
+}
+
+// Members returns the gossip pool as this coordinator sees it.
+func (c *Client) Members(ctx context.Context) ([]Member, error) {
+	var m []Member
+	return m, c.get(ctx, "/members", &m, nil)
+}
+
+// Hosts returns every host in the catalogue.
+func (c *Client) Hosts(ctx context.Context, opts ...ReadOption) ([]Host, error) {
+	var h []Host
+	return h, c.get(ctx, "/hosts", &h, opts)
+}
+
+// Host returns one host.
+func (c *Client) Host(ctx context.Context, name string, opts ...ReadOption) (Host, error) {
+	var h Host
+	return h, c.get(ctx, "/hosts/"+url.PathEscape(name), &h, opts)
+}
+
+// DeleteHost removes a host and its instances from the catalogue.
+func (c *Client) DeleteHost(ctx context.Context, name string) error {
+	return c.do(ctx, http.MethodDelete, "/hosts/"+url.PathEscape(name), nil, nil, nil)
+}
+
+// Services returns every service with its instances.
+func (c *Client) Services(ctx context.Context, opts ...ReadOption) ([]Service, error) {
+	var s []Service
+	return s, c.get(ctx, "/services", &s, opts)
+}
+
+// Service returns one service.
+func (c *Client) Service(ctx context.Context, name string, opts ...ReadOption) (Service, error) {
+	var s Service
+	return s, c.get(ctx, "/services/"+url.PathEscape(name), &s, opts)
+}
+
+// Register records an agent's host and its services.
+func (c *Client) Register(ctx context.Context, r Registration) error {
+	return c.do(ctx, http.MethodPut, "/register", nil, r, nil)
+}
