@@ -156,7 +156,7 @@ func (p *Pool) mergeChecks(recs []checksRecord, rebroadcast bool) {
 			// Others remember a later sequence number than ours (a clock
 			// that went back across a restart): jump past it and gossip
 			// our own statuses again.
-			if r.Seq >= p.localChecks.Seq {
+			if r.Seq > p.localChecks.Seq {
 				p.localChecks.Seq = r.Seq + 1
 				own := checksRecord{Node: p.cfg.NodeName, NodeChecks: p.localChecks.clone()}
 				p.checks[p.cfg.NodeName] = own.NodeChecks.clone()
@@ -222,7 +222,13 @@ type checksBroadcast struct {
 
 func (b checksBroadcast) Name() string { return "checks/" + b.node }
 
-func (b checksBroadcast) Invalidates(other memberlist.Broadcast) bool {
+func (b checksBroadcast) Invalidates(other broadcast) bool { return invalidatesByName(b, other) }
+
+type broadcast = memberlist.Broadcast
+
+// invalidatesByName reports whether other is queued under b's name: a
+// newer message about a node replaces an older one of the same kind.
+func invalidatesByName(b memberlist.NamedBroadcast, other broadcast) bool {
 	o, ok := other.(memberlist.NamedBroadcast)
 	return ok && o.Name() == b.Name()
 }
@@ -271,6 +277,8 @@ func appendString(buf []byte, s string) []byte {
 	buf = binary.AppendUvarint(buf, uint64(len(s)))
 	return append(buf, s...)
 }
+
+func appendUvarint(buf []byte, v uint64) []byte { return binary.AppendUvarint(buf, v) }
 
 var errChecksMsg = errors.New("gossip: malformed check-status message")
 

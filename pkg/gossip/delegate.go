@@ -14,12 +14,27 @@ func (d delegate) NodeMeta(limit int) []byte {
 }
 
 func (d delegate) NotifyMsg(b []byte) {
-	recs, err := decodeChecks(b)
-	if err != nil {
-		d.p.log.Debug("ignoring gossip message", "err", err)
+	if len(b) == 0 {
 		return
 	}
-	d.p.mergeChecks(recs, true)
+	switch b[0] {
+	case msgChecks:
+		recs, err := decodeChecks(b)
+		if err != nil {
+			d.p.log.Debug("ignoring check-status message", "err", err)
+			return
+		}
+		d.p.mergeChecks(recs, true)
+	case msgLeave:
+		m, err := decodeLeave(b)
+		if err != nil {
+			d.p.log.Debug("ignoring leave intent", "err", err)
+			return
+		}
+		d.p.handleLeaveIntent(m)
+	default:
+		d.p.log.Debug("ignoring unknown gossip message", "type", b[0])
+	}
 }
 
 func (d delegate) GetBroadcasts(overhead, limit int) [][]byte {

@@ -62,11 +62,9 @@ func (d eventDelegate) NotifyUpdate(n *memberlist.Node) {
 	d.p.observe(EventUpdate, d.p.toMember(n, StateAlive))
 }
 
+// NotifyLeave cannot tell a leave from a failure (see leave.go); observe
+// decides.
 func (d eventDelegate) NotifyLeave(n *memberlist.Node) {
-	if n.State == memberlist.StateLeft {
-		d.p.observe(EventLeave, d.p.toMember(n, StateLeft))
-		return
-	}
 	d.p.observe(EventFailed, d.p.toMember(n, StateDead))
 }
 

@@ -37,10 +37,16 @@ type Pool struct {
 	metaMu sync.Mutex // guards meta
 	meta   []byte     // encoded local Meta served to memberlist
 
-	mu      sync.Mutex // guards members, subs, closed
-	members map[string]*memberEntry
-	subs    map[*Subscription]struct{}
-	closed  bool
+	// life identifies this process in leave intents and seeds the check
+	// sequence: the wall clock at New, in nanoseconds.
+	life uint64
+
+	mu        sync.Mutex // guards members, leaving, seenLeave, subs, closed
+	members   map[string]*memberEntry
+	leaving   map[string]bool   // nodes that announced a leave
+	seenLeave map[string]uint64 // node → life of the last leave intent seen
+	subs      map[*Subscription]struct{}
+	closed    bool
 
 	checksMu    sync.Mutex // guards checks and localChecks
 	checks      map[string]NodeChecks
@@ -60,17 +66,21 @@ func New(cfg Config) (*Pool, error) {
 	if cfg.Profile == "" {
 		cfg.Profile = ProfileLAN
 	}
+	life := uint64(time.Now().UnixNano())
 	p := &Pool{
 		cfg:       cfg,
 		log:       cfg.Logger,
 		retention: cfg.DeadRetention,
 		meta:      meta,
+		life:      life,
 		members:   make(map[string]*memberEntry),
+		leaving:   make(map[string]bool),
+		seenLeave: make(map[string]uint64),
 		subs:      make(map[*Subscription]struct{}),
 		checks:    make(map[string]NodeChecks),
 		// Sequence numbers start from the wall clock so that a restarted
 		// agent's new statuses outrank those of its previous life.
-		localChecks: NodeChecks{Seq: uint64(time.Now().UnixNano())},
+		localChecks: NodeChecks{Seq: life},
 	}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
@@ -247,21 +257,6 @@ func (p *Pool) localMeta() []byte {
 	return p.meta
 }
 
-// Leave announces a graceful departure and waits up to timeout for the
-// announcement to be gossiped. Others then report this member as
-// [StateLeft]. Call [Pool.Shutdown] afterwards.
-func (p *Pool) Leave(timeout time.Duration) error {
-	p.lifeMu.Lock()
-	defer p.lifeMu.Unlock()
-	if p.shutdown {
-		return ErrShutdown
-	}
-	if err := p.ml.Leave(timeout); err != nil {
-		return fmt.Errorf("gossip: leave: %w", err)
-	}
-	return nil
-}
-
 // Shutdown stops gossiping and closes every subscription. Without a prior
 // [Pool.Leave], others see this member fail. It is idempotent.
 func (p *Pool) Shutdown() error {
@@ -298,10 +293,20 @@ func (p *Pool) closeSubscriptions() {
 	}
 }
 
-// observe records a membership change and publishes it.
+// observe records a membership change and publishes it. A node going away
+// (EventFailed) is reported as having left if it announced a leave.
 func (p *Pool) observe(t EventType, m Member) {
 	now := time.Now()
 	p.mu.Lock()
+	switch t {
+	case EventJoin:
+		delete(p.leaving, m.Name)
+	case EventFailed:
+		if p.leaving[m.Name] {
+			t, m.State = EventLeave, StateLeft
+			delete(p.leaving, m.Name)
+		}
+	}
 	p.members[m.Name] = &memberEntry{Member: m, changed: now}
 	gone := p.pruneLocked(now)
 	p.publishLocked(Event{Type: t, Member: m})
@@ -323,6 +328,7 @@ func (p *Pool) pruneLocked(now time.Time) []string {
 	for name, e := range p.members {
 		if e.State != StateAlive && now.Sub(e.changed) > p.retention {
 			delete(p.members, name)
+			delete(p.seenLeave, name)
 			gone = append(gone, name)
 		}
 	}
