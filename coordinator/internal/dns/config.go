@@ -13,6 +13,9 @@ import (
 	mdns "github.com/miekg/dns"
 )
 
+// maxRateLimit is the largest per-source rate limit accepted.
+const maxRateLimit = 1_000_000
+
 // maxTTL is the largest TTL a resource record may carry (RFC 2181 §8).
 const maxTTL = time.Duration(1<<31-1) * time.Second
 
@@ -97,8 +100,8 @@ func (c Config) Validate() error {
 	if c.MaxStale < 0 {
 		errs = append(errs, fmt.Errorf("dns max_stale %s is negative", c.MaxStale))
 	}
-	if c.RateLimit < 0 {
-		errs = append(errs, fmt.Errorf("dns rate limit %d is negative", c.RateLimit))
+	if c.RateLimit < 0 || c.RateLimit > maxRateLimit {
+		errs = append(errs, fmt.Errorf("dns rate limit %d is out of range (0 to %d responses a second)", c.RateLimit, maxRateLimit))
 	}
 	return errors.Join(errs...)
 }

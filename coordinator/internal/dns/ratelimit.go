@@ -9,7 +9,7 @@ import (
 )
 
 // Rate limiter sizing: a fixed table of buckets, so memory stays bounded
-// (about 40 bytes a bucket) however many sources send queries. A source
+// (48 bytes a bucket, 768 KiB in all) however many sources send queries. A source
 // network whose slot is taken by another evicts it; with a random hash
 // seed an attacker cannot aim at a victim's slot.
 const (
@@ -32,8 +32,10 @@ const (
 // gets an answer by retrying over TCP, and the rest are dropped, so the
 // server cannot be used to amplify.
 type limiter struct {
-	rate  float64 // tokens per second
-	burst float64
+	// A bucket holds credit measured in time: each response costs cost,
+	// credit accrues with the clock and is capped at burst responses.
+	cost  time.Duration
+	burst time.Duration
 	seed  maphash.Seed
 	start time.Time
 	// now returns the time since start; tests replace it.
@@ -49,13 +51,14 @@ type limiterShard struct {
 
 type bucket struct {
 	key    [17]byte // the masked address, then 4 or 6; all zero when unused
-	tokens float64
+	credit time.Duration
 	last   time.Duration
 	over   uint32 // responses over the limit since the bucket last had a token
 }
 
 func newLimiter(perSecond int) *limiter {
-	l := &limiter{rate: float64(perSecond), burst: float64(perSecond), seed: maphash.MakeSeed(), start: time.Now()}
+	cost := time.Second / time.Duration(perSecond)
+	l := &limiter{cost: cost, burst: cost * time.Duration(perSecond), seed: maphash.MakeSeed(), start: time.Now()}
 	l.now = func() time.Duration { return time.Since(l.start) }
 	return l
 }
@@ -101,13 +104,13 @@ func (l *limiter) allow(addr net.Addr) verdict {
 	defer sh.mu.Unlock()
 	b := &sh.slots[(hash/limiterShards)%limiterShardSlots]
 	if b.key != key {
-		*b = bucket{key: key, tokens: l.burst, last: now}
+		*b = bucket{key: key, credit: l.burst, last: now}
 	} else {
-		b.tokens = min(l.burst, b.tokens+(now-b.last).Seconds()*l.rate)
+		b.credit = min(l.burst, b.credit+now-b.last)
 		b.last = now
 	}
-	if b.tokens >= 1 {
-		b.tokens--
+	if b.credit >= l.cost {
+		b.credit -= l.cost
 		b.over = 0
 		return verdictPass
 	}
