@@ -76,7 +76,7 @@ func main() {
 	err := newRootCmd().ExecuteContext(ctx)
 	stop()
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "understudy-agent: %v\n", err)
+		fmt.Fprintf(os.Stderr, "understudy-agent: %s\n", strings.ReplaceAll(err.Error(), "\n", "; "))
 	}
 	os.Exit(exitCode(err))
 }

@@ -81,7 +81,7 @@ func main() {
 	err := newRootCmd().ExecuteContext(ctx)
 	stop()
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "understudy-coordinator: %v\n", err)
+		fmt.Fprintf(os.Stderr, "understudy-coordinator: %s\n", strings.ReplaceAll(err.Error(), "\n", "; "))
 	}
 	os.Exit(exitCode(err))
 }
