@@ -58,6 +58,7 @@ func newRootCmd() *cobra.Command {
 		newPeersCmd(),
 		newHostsCmd(),
 		newServicesCmd(),
+		newKeygenCmd(),
 	)
 	return root
 }
