@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	mdns "github.com/miekg/dns"
@@ -46,7 +47,9 @@ type Handler struct {
 	staleness   func() time.Duration
 	nameServers func() []NameServer
 
-	limit *limiter // nil when rate limiting is off
+	limit    *limiter // nil when rate limiting is off
+	cache    answerCache
+	soaCache atomic.Pointer[soaRecords]
 }
 
 // NewHandler validates cfg and returns a handler answering from view.
@@ -168,19 +171,20 @@ func (h *Handler) Answer(r *mdns.Msg, tcp bool) *mdns.Msg {
 	}
 
 	m.Authoritative = true
-	exists := h.lookup(m, q, name)
+	index := h.view.Index()
+	exists := h.lookup(m, q, name, index)
 	switch {
 	case !exists:
 		m.Rcode = mdns.RcodeNameError
 		m.Answer, m.Extra = nil, keepOPT(m.Extra)
-		m.Ns = append(m.Ns, h.soa(h.negTTL))
+		m.Ns = h.soa(index).negative[:1:1]
 	case q.Qtype == mdns.TypeANY:
 		// RFC 8482: one synthesised HINFO instead of every RRset.
 		m.Answer = []mdns.RR{&mdns.HINFO{Hdr: h.hdr(q.Name, mdns.TypeHINFO, h.ttl), Cpu: hinfoCPU}}
 		m.Extra = keepOPT(m.Extra)
 	case len(m.Answer) == 0:
 		m.Extra = keepOPT(m.Extra)
-		m.Ns = append(m.Ns, h.soa(h.negTTL))
+		m.Ns = h.soa(index).negative[:1:1]
 	}
 	fit(m, size)
 	return m
@@ -197,15 +201,16 @@ func (h *Handler) inZone(name string) bool {
 
 // lookup adds the answer and additional records for q to m and reports
 // whether the name exists. name is q.Name in lower case, known to be in the
-// zone. For ANY only existence matters.
-func (h *Handler) lookup(m *mdns.Msg, q mdns.Question, name string) bool {
+// zone; index is the catalogue index read before anything else. For ANY
+// only existence matters.
+func (h *Handler) lookup(m *mdns.Msg, q mdns.Question, name string, index uint64) bool {
 	if name == h.zone || !strings.HasSuffix(name, h.dotZone) {
 		if name != h.zone {
 			// In the zone only by an escaped label: no catalogue name has
 			// one.
 			return false
 		}
-		h.apex(m, q)
+		h.apex(m, q, index)
 		return true
 	}
 	rel := name[:len(name)-len(h.dotZone)] // "login.service", "tag.login.service"
@@ -220,20 +225,20 @@ func (h *Handler) lookup(m *mdns.Msg, q mdns.Question, name string) bool {
 		return kind == "service" || kind == "node" || kind == "ns"
 	}
 	switch kind {
-	case "service":
-		tag, svc := "", rest
-		if i := strings.IndexByte(rest, '.'); i >= 0 {
-			tag, svc = rest[:i], rest[i+1:]
-			if strings.IndexByte(svc, '.') >= 0 {
-				return false
+	case "service", "node":
+		k := cacheKey{name: name, qtype: cacheType(q.Qtype)}
+		r, ok := h.cache.get(index, k)
+		if !ok {
+			if kind == "service" {
+				r = h.service(name, k.qtype, rest)
+			} else {
+				r = h.node(name, k.qtype, rest)
 			}
+			h.cache.put(index, k, r)
 		}
-		return h.service(m, q, svc, tag)
-	case "node":
-		if strings.IndexByte(rest, '.') >= 0 {
-			return false
-		}
-		return h.node(m, q, rest)
+		m.Answer = withOwner(r.answer, q.Name, name)
+		m.Extra = append(m.Extra, r.extra...)
+		return r.exists
 	case "ns":
 		if strings.IndexByte(rest, '.') >= 0 {
 			return false
@@ -243,13 +248,25 @@ func (h *Handler) lookup(m *mdns.Msg, q mdns.Question, name string) bool {
 	return false
 }
 
+// withOwner returns rrs owned by qname, the name as the client spelt it.
+// The cached records are shared, so a differently cased name gets copies.
+func withOwner(rrs []mdns.RR, qname, name string) []mdns.RR {
+	if qname == name || len(rrs) == 0 {
+		return rrs[:len(rrs):len(rrs)] // appending must not write into the cache
+	}
+	out := make([]mdns.RR, len(rrs))
+	for i, rr := range rrs {
+		out[i] = mdns.Copy(rr)
+		out[i].Header().Name = qname
+	}
+	return out
+}
+
 // apex answers SOA and NS at the zone apex.
-func (h *Handler) apex(m *mdns.Msg, q mdns.Question) {
+func (h *Handler) apex(m *mdns.Msg, q mdns.Question, index uint64) {
 	switch q.Qtype {
 	case mdns.TypeSOA:
-		soa := h.soa(h.ttl)
-		soa.Hdr.Name = q.Name
-		m.Answer = append(m.Answer, soa)
+		m.Answer = withOwner([]mdns.RR{h.soa(index).answer}, q.Name, h.zone)
 	case mdns.TypeNS:
 		if h.nameServers == nil {
 			return
@@ -264,63 +281,72 @@ func (h *Handler) apex(m *mdns.Msg, q mdns.Question) {
 	}
 }
 
-// service answers <tag>.<svc>.service.<zone> (tag may be empty). A service
-// that exists has the name even with no healthy instance: that is NODATA,
-// not NXDOMAIN, so resolvers keep asking and see the instance come back
-// within the negative TTL.
-func (h *Handler) service(m *mdns.Msg, q mdns.Question, svc, tag string) bool {
+// service builds the records of name, <tag>.<svc>.service.<zone> (rest is
+// "<tag>.<svc>" or "<svc>"), for qtype (A, AAAA, SRV or 0). A service that
+// exists has the name even with no healthy instance: that is NODATA, not
+// NXDOMAIN, so resolvers keep asking and see the instance come back within
+// the negative TTL.
+func (h *Handler) service(name string, qtype uint16, rest string) records {
+	tag, svc := "", rest
+	if i := strings.IndexByte(rest, '.'); i >= 0 {
+		tag, svc = rest[:i], rest[i+1:]
+		if strings.IndexByte(svc, '.') >= 0 {
+			return records{}
+		}
+	}
 	eps, ok := h.view.Healthy(svc)
 	if !ok {
-		return false
+		return records{}
 	}
-	switch q.Qtype {
-	case mdns.TypeA, mdns.TypeAAAA:
-		for _, ep := range eps {
-			if tag != "" && !hasTag(ep.Tags, tag) {
-				continue
-			}
-			if rr := h.addrRR(q.Name, parseAddr(ep.Address), q.Qtype); rr != nil && !hasRR(m.Answer, rr) {
-				m.Answer = append(m.Answer, rr)
-			}
+	r := records{exists: true}
+	for _, ep := range eps {
+		if tag != "" && !hasTag(ep.Tags, tag) {
+			continue
 		}
-	case mdns.TypeSRV:
-		for _, ep := range eps {
-			if tag != "" && !hasTag(ep.Tags, tag) {
-				continue
+		switch qtype {
+		case mdns.TypeA, mdns.TypeAAAA:
+			if rr := h.addrRR(name, parseAddr(ep.Address), qtype); rr != nil && !hasRR(r.answer, rr) {
+				r.answer = append(r.answer, rr)
 			}
+		case mdns.TypeSRV:
 			prio := uint16(1)
 			if ep.Primary {
 				prio = 0
 			}
 			target := strings.ToLower(ep.Host) + ".node." + h.zone
-			m.Answer = append(m.Answer, &mdns.SRV{
-				Hdr:      h.hdr(q.Name, mdns.TypeSRV, h.ttl),
+			r.answer = append(r.answer, &mdns.SRV{
+				Hdr:      h.hdr(name, mdns.TypeSRV, h.ttl),
 				Priority: prio,
 				Weight:   1,
 				Port:     uint16(ep.Port),
 				Target:   target,
 			})
 			if rr := h.addrRR(target, parseAddr(ep.Address), 0); rr != nil {
-				m.Extra = append(m.Extra, rr)
+				r.extra = append(r.extra, rr)
 			}
 		}
 	}
-	return true
+	return r
 }
 
-// node answers <host>.node.<zone> with the host's address, whatever the
-// host's status: the name is the machine, not a service on it.
-func (h *Handler) node(m *mdns.Msg, q mdns.Question, name string) bool {
-	host, ok := h.view.Host(name)
-	if !ok {
-		return false
+// node builds the records of name, <host>.node.<zone>: the host's address,
+// whatever the host's status, since the name is the machine, not a
+// service on it.
+func (h *Handler) node(name string, qtype uint16, host string) records {
+	if strings.IndexByte(host, '.') >= 0 {
+		return records{}
 	}
-	if q.Qtype == mdns.TypeA || q.Qtype == mdns.TypeAAAA {
-		if rr := h.addrRR(q.Name, parseAddr(host.Address), q.Qtype); rr != nil {
-			m.Answer = append(m.Answer, rr)
+	hs, ok := h.view.Host(host)
+	if !ok {
+		return records{}
+	}
+	r := records{exists: true}
+	if qtype == mdns.TypeA || qtype == mdns.TypeAAAA {
+		if rr := h.addrRR(name, parseAddr(hs.Address), qtype); rr != nil {
+			r.answer = append(r.answer, rr)
 		}
 	}
-	return true
+	return r
 }
 
 // nameServer answers <name>.ns.<zone>, the targets of the apex NS records.
@@ -342,25 +368,48 @@ func (h *Handler) nameServer(m *mdns.Msg, q mdns.Question, name string) bool {
 	return false
 }
 
-// soa returns the zone's SOA record with the given TTL. The serial is the
-// catalogue's Raft index, so it moves whenever any answer may have changed.
-func (h *Handler) soa(ttl uint32) *mdns.SOA {
-	mname := h.zone
+// soaRecords is the zone's SOA for one catalogue index and primary name
+// server, as the answer to a SOA query (positive TTL) and as the authority
+// section of negative answers (negative TTL). Shared and read-only.
+type soaRecords struct {
+	index    uint64
+	nsName   string
+	answer   *mdns.SOA
+	negative []mdns.RR // one SOA with the negative TTL
+}
+
+// soa returns the zone's SOA records. The serial is the catalogue's Raft
+// index, so it moves whenever any answer may have changed; MNAME is the
+// first name server, or the apex when there is none.
+func (h *Handler) soa(index uint64) *soaRecords {
+	nsName := ""
 	if h.nameServers != nil {
 		if nss := h.nameServers(); len(nss) > 0 {
-			mname = strings.ToLower(nss[0].Name) + h.nsSuffix
+			nsName = nss[0].Name
 		}
 	}
-	return &mdns.SOA{
-		Hdr:     h.hdr(h.zone, mdns.TypeSOA, ttl),
-		Ns:      mname,
-		Mbox:    h.mbox,
-		Serial:  uint32(h.view.Index()),
-		Refresh: soaRefresh,
-		Retry:   soaRetry,
-		Expire:  soaExpire,
-		Minttl:  h.negTTL,
+	if s := h.soaCache.Load(); s != nil && s.index == index && s.nsName == nsName {
+		return s
 	}
+	mname := h.zone
+	if nsName != "" {
+		mname = strings.ToLower(nsName) + h.nsSuffix
+	}
+	build := func(ttl uint32) *mdns.SOA {
+		return &mdns.SOA{
+			Hdr:     h.hdr(h.zone, mdns.TypeSOA, ttl),
+			Ns:      mname,
+			Mbox:    h.mbox,
+			Serial:  uint32(index),
+			Refresh: soaRefresh,
+			Retry:   soaRetry,
+			Expire:  soaExpire,
+			Minttl:  h.negTTL,
+		}
+	}
+	s := &soaRecords{index: index, nsName: nsName, answer: build(h.ttl), negative: []mdns.RR{build(h.negTTL)}}
+	h.soaCache.Store(s)
+	return s
 }
 
 func (h *Handler) hdr(name string, t uint16, ttl uint32) mdns.RR_Header {
@@ -369,6 +418,9 @@ func (h *Handler) hdr(name string, t uint16, ttl uint32) mdns.RR_Header {
 
 // keepOPT returns the OPT record of extra alone, dropping glue.
 func keepOPT(extra []mdns.RR) []mdns.RR {
+	if len(extra) == 0 || len(extra) == 1 && extra[0].Header().Rrtype == mdns.TypeOPT {
+		return extra
+	}
 	for _, rr := range extra {
 		if rr.Header().Rrtype == mdns.TypeOPT {
 			return []mdns.RR{rr}
