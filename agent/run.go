@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/understudy/understudy/agent/hostagent"
+	"github.com/understudy/understudy/pkg/sdnotify"
 )
 
 func newRunCmd() *cobra.Command {
@@ -30,7 +31,7 @@ func newRunCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return a.Run(cmd.Context())
+			return sdnotify.Supervise(cmd.Context(), logger, a.Run)
 		},
 	}
 	cmd.Flags().StringVar(&configPath, "config", "", "path to the agent's YAML configuration")

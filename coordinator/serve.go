@@ -4,6 +4,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/understudy/understudy/coordinator/server"
+	"github.com/understudy/understudy/pkg/sdnotify"
 )
 
 func newServeCmd() *cobra.Command {
@@ -28,7 +29,7 @@ func newServeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return s.Run(cmd.Context())
+			return sdnotify.Supervise(cmd.Context(), logger, s.Run)
 		},
 	}
 	cmd.Flags().StringVar(&configPath, "config", "", "path to the coordinator's YAML configuration")
