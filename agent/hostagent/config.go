@@ -8,11 +8,9 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"strings"
-
-	"go.yaml.in/yaml/v3"
 
 	"github.com/understudy/understudy/pkg/gossip"
+	"github.com/understudy/understudy/pkg/yamlconfig"
 )
 
 // Config is an agent's configuration, as written in its YAML file.
@@ -80,10 +78,8 @@ func LoadConfig(path string) (Config, error) {
 // ParseConfig decodes YAML over DefaultConfig and validates it.
 func ParseConfig(r io.Reader, name string) (Config, error) {
 	cfg := DefaultConfig()
-	dec := yaml.NewDecoder(r)
-	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
-		return Config{}, fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))
+	if err := yamlconfig.Decode(r, &cfg); err != nil {
+		return Config{}, fmt.Errorf("%s: %w", name, err)
 	}
 	if err := cfg.Validate(); err != nil {
 		return Config{}, fmt.Errorf("%s: %w", name, err)

@@ -15,7 +15,7 @@ func TestParseConfig(t *testing.T) {
 	}{
 		{"minimal", base, ""},
 		{"services", base + "services:\n  - {name: login, port: 8002, tags: [robust]}\n", ""},
-		{"unknown key", base + "nope: 1\n", "field nope not found"},
+		{"unknown key", base + "nope: 1\n", "nope: unknown key"},
 		{"bad role", base + "role: boss\n", "role"},
 		{"no join", "node_name: a\ndata_dir: /d\nbind_addr: 127.0.0.1\ntoken: t\n", "retry_join"},
 		{"no token", "node_name: a\ndata_dir: /d\nbind_addr: 127.0.0.1\nretry_join: [x]\n", "token"},

@@ -8,12 +8,10 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"strings"
 	"time"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/understudy/understudy/pkg/gossip"
+	"github.com/understudy/understudy/pkg/yamlconfig"
 )
 
 // Config is a coordinator's configuration, as written in its YAML file.
@@ -110,10 +108,8 @@ func LoadConfig(path string) (Config, error) {
 // is used in error messages.
 func ParseConfig(r io.Reader, name string) (Config, error) {
 	cfg := DefaultConfig()
-	dec := yaml.NewDecoder(r)
-	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
-		return Config{}, fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))
+	if err := yamlconfig.Decode(r, &cfg); err != nil {
+		return Config{}, fmt.Errorf("%s: %w", name, err)
 	}
 	if err := cfg.Validate(); err != nil {
 		return Config{}, fmt.Errorf("%s: %w", name, err)

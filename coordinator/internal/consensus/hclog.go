@@ -2,6 +2,7 @@ package consensus
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 
 	"github.com/hashicorp/go-hclog"
@@ -41,6 +42,6 @@ func (w slogWriter) Write(p []byte) (int, error) {
 			break
 		}
 	}
-	w.l.Log(nil, level, string(line))
+	w.l.Log(context.Background(), level, string(line))
 	return len(p), nil
 }
