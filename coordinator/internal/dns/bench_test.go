@@ -1,8 +1,10 @@
 package dns
 
 import (
+	"context"
 	"net"
 	"testing"
+	"time"
 
 	mdns "github.com/miekg/dns"
 )
@@ -57,5 +59,48 @@ func BenchmarkServeDNS(b *testing.B) {
 			}
 			b.SetBytes(int64(w.n))
 		})
+	}
+}
+
+// BenchmarkServerUDP measures one query's round trip through a running
+// server over loopback UDP, one query at a time: socket, goroutine and
+// handler costs together.
+func BenchmarkServerUDP(b *testing.B) {
+	cfg := testConfig(b)
+	cfg.Logger = nil
+	s, err := New(cfg, fixture(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			b.Error(err)
+		}
+	}()
+	conn, err := mdns.Dial("udp", s.Addr())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	q := query("login.service.understudy.", mdns.TypeA)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := conn.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
+			b.Fatal(err)
+		}
+		if err := conn.WriteMsg(q); err != nil {
+			b.Fatal(err)
+		}
+		m, err := conn.ReadMsg()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(m.Answer) != 2 {
+			b.Fatalf("answer %v", m.Answer)
+		}
 	}
 }

@@ -53,6 +53,12 @@
 // answer itself does not fit, what fits is sent with TC set and the client
 // retries over TCP, where the limit is 65535 bytes.
 //
+// Speed: records built from the view for service and node names are kept
+// until the catalogue index moves (a bounded cache, shared read-only by
+// the replies that use them), and the SOA is built once per index, so a
+// repeated query costs the reply message and little else. Apex and
+// <name>.ns answers are built on each query from [Config.NameServers].
+//
 // Rate limiting ([Config.RateLimit]) is a token bucket of UDP responses per
 // source network (IPv4 /24, IPv6 /56). Over the limit, every second
 // response is sent as an empty reply with TC set (a "slip", so a real

@@ -105,7 +105,7 @@ func (h *Handler) ServeDNS(w mdns.ResponseWriter, r *mdns.Msg) {
 			return
 		}
 	}
-	h.write(w, h.Answer(r, tcp))
+	h.write(w, h.answer(r, tcp))
 }
 
 func (h *Handler) write(w mdns.ResponseWriter, m *mdns.Msg) {
@@ -114,9 +114,9 @@ func (h *Handler) write(w mdns.ResponseWriter, m *mdns.Msg) {
 	}
 }
 
-// Answer builds the reply to r. tcp selects the size limit: 65535 bytes
+// answer builds the reply to r. tcp selects the size limit: 65535 bytes
 // over TCP, the client's EDNS buffer size (512 to 4096) over UDP.
-func (h *Handler) Answer(r *mdns.Msg, tcp bool) *mdns.Msg {
+func (h *Handler) answer(r *mdns.Msg, tcp bool) *mdns.Msg {
 	m := new(mdns.Msg)
 	m.SetReply(r)
 	if r.Opcode != mdns.OpcodeQuery {

@@ -161,7 +161,7 @@ func (sv *serving) stop(ctx context.Context) {
 // acceptQuery filters packets before they are unpacked: responses are
 // ignored, other opcodes get NOTIMP and a question count other than one
 // FORMERR without unpacking further, and oversized sections (a query has
-// at most an OPT and a TSIG) FORMERR. [Handler.Answer] applies the same
+// at most an OPT and a TSIG) FORMERR. [Handler.ServeDNS] applies the same
 // rules again, so the handler is safe on its own.
 func acceptQuery(dh mdns.Header) mdns.MsgAcceptAction {
 	const qr = 1 << 15
