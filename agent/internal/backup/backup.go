@@ -1,0 +1,362 @@
+package backup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/semaphore"
+
+	"github.com/understudy/understudy/pkg/chunk"
+	"github.com/understudy/understudy/pkg/snapshot"
+	"github.com/understudy/understudy/pkg/store"
+)
+
+// Options configure one backup.
+type Options struct {
+	Dataset string
+	Class   chunk.Class // default user
+	Host    string      // default os.Hostname
+	Tags    []string
+	// Parent is the snapshot to compare with; empty means the latest
+	// snapshot of the same dataset and host. NoParent reads every file.
+	Parent   string
+	NoParent bool
+	// Time stamps the snapshot; zero means now.
+	Time time.Time
+	// Workers is the number of file readers and of compressors; zero
+	// means GOMAXPROCS.
+	Workers int
+	// InFlight bounds the chunk bytes between reading and packing; zero
+	// means 32 MiB.
+	InFlight int64
+	// WaitLock waits for another writer instead of failing.
+	WaitLock bool
+	// Progress, if set, is updated as the backup runs (and a scan for
+	// totals runs alongside).
+	Progress *Progress
+	// Open opens a file for reading; nil means the default (O_NOATIME
+	// where allowed). Tests count reads through it.
+	Open   func(path string) (*os.File, error)
+	Logger *slog.Logger
+}
+
+// ErrNotDir is returned when the dataset path is not a directory.
+var ErrNotDir = errors.New("backup: dataset path is not a directory")
+
+func (o *Options) defaults() error {
+	if o.Dataset == "" {
+		return errors.New("backup: dataset name is empty")
+	}
+	if o.Class == "" {
+		o.Class = chunk.ClassUser
+	}
+	if err := o.Class.Validate(); err != nil {
+		return err
+	}
+	if o.Host == "" {
+		o.Host, _ = os.Hostname()
+	}
+	if o.Time.IsZero() {
+		o.Time = time.Now()
+	}
+	if o.Workers <= 0 {
+		o.Workers = runtime.GOMAXPROCS(0)
+	}
+	if o.InFlight <= 0 {
+		o.InFlight = 32 << 20
+	}
+	if o.Open == nil {
+		o.Open = openNoAtime
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+func openNoAtime(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|noatime, 0)
+	if err != nil && noatime != 0 {
+		return os.Open(path)
+	}
+	return f, err
+}
+
+// Run backs up the directory root into st and returns the committed
+// snapshot record.
+func Run(ctx context.Context, st *store.Store, root string, opts Options) (*snapshot.Record, error) {
+	if err := opts.defaults(); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
+	}
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("%w: %s", ErrNotDir, abs)
+	}
+	params, err := chunk.ParamsFor(opts.Class)
+	if err != nil {
+		return nil, err
+	}
+	parent, err := findParent(ctx, st, &opts)
+	if err != nil {
+		return nil, err
+	}
+	w, err := st.Lock(ctx, store.LockOptions{Wait: opts.WaitLock})
+	if err != nil {
+		return nil, err
+	}
+	defer w.Close()
+
+	var cursor *parentCursor
+	if parent != nil {
+		if cursor, err = newParentCursor(ctx, st, parent); err != nil {
+			opts.Logger.Warn("parent snapshot unreadable, reading every file", "snapshot", parent.ID, "err", err)
+			cursor, parent = nil, nil
+		}
+	}
+	tw, err := snapshot.NewTreeWriter(ctx, w, st.Polynomial())
+	if err != nil {
+		return nil, err
+	}
+	b := &run{
+		opts: opts, root: abs, w: w, pol: st.Polynomial(), params: params, parent: cursor,
+		sem:   semaphore.NewWeighted(opts.InFlight),
+		items: make(chan *item, 1024),
+		jobs:  make(chan *item, 4*opts.Workers),
+		puts:  make(chan putReq, 2*opts.Workers),
+		links: map[devIno]string{},
+	}
+	stats, err := b.execute(ctx, tw)
+	if err != nil {
+		tw.Abort()
+		return nil, err
+	}
+	treeIDs, _, err := tw.Close()
+	if err != nil {
+		return nil, err
+	}
+	if err := w.Flush(ctx); err != nil {
+		return nil, err
+	}
+	ws := w.Stats()
+	stats.ChunksNew = ws.Chunks
+	stats.BytesNew = ws.RawBytes
+	stats.BytesAdded = ws.StoredBytes
+	stats.Seconds = time.Since(start).Seconds()
+	rec := &snapshot.Record{
+		Version: snapshot.RecordVersion,
+		ID:      snapshot.NewID(),
+		Dataset: opts.Dataset,
+		Host:    opts.Host,
+		Class:   opts.Class,
+		Time:    opts.Time.UTC(),
+		Tags:    opts.Tags,
+		Source:  abs,
+		Tree:    treeIDs,
+		Stats:   stats,
+	}
+	if parent != nil {
+		rec.Parent = parent.ID
+	}
+	if err := snapshot.Save(ctx, w, rec); err != nil {
+		return nil, err
+	}
+	opts.Logger.Info("snapshot committed", "dataset", rec.Dataset, "snapshot", rec.ID, "files", stats.Files, "bytes_added", stats.BytesAdded)
+	return rec, nil
+}
+
+func findParent(ctx context.Context, st *store.Store, o *Options) (*snapshot.Record, error) {
+	if o.NoParent {
+		return nil, nil
+	}
+	if o.Parent != "" {
+		return snapshot.Load(ctx, st, o.Parent)
+	}
+	recs, err := snapshot.List(ctx, st, o.Dataset)
+	if err != nil && len(recs) == 0 {
+		o.Logger.Warn("snapshot records unreadable, no parent", "err", err)
+	}
+	for i := len(recs) - 1; i >= 0; i-- {
+		if recs[i].Host == o.Host {
+			return recs[i], nil
+		}
+	}
+	return nil, nil
+}
+
+// parentCursor walks the parent's manifest in step with the walk.
+type parentCursor struct {
+	dec  *snapshot.Decoder
+	next *snapshot.Node
+	done bool
+}
+
+func newParentCursor(ctx context.Context, st *store.Store, rec *snapshot.Record) (*parentCursor, error) {
+	d, err := snapshot.OpenTree(ctx, st, rec)
+	if err != nil {
+		return nil, err
+	}
+	return &parentCursor{dec: d}, nil
+}
+
+// find returns the parent's node for path, or nil. Calls must come in walk
+// order. A damaged parent manifest just ends the lookups.
+func (c *parentCursor) find(path string) *snapshot.Node {
+	if c == nil {
+		return nil
+	}
+	for !c.done {
+		if c.next == nil {
+			n, err := c.dec.Next()
+			if err != nil {
+				c.done = true
+				return nil
+			}
+			c.next = n
+		}
+		switch cmp := snapshot.Compare(c.next.Path, path); {
+		case cmp < 0:
+			c.next = nil
+		case cmp == 0:
+			n := c.next
+			c.next = nil
+			return n
+		default:
+			return nil
+		}
+	}
+	return nil
+}
+
+// run is the state of one backup.
+type run struct {
+	opts   Options
+	root   string
+	w      *store.Writer
+	pol    chunk.Polynomial
+	params chunk.Params
+	parent *parentCursor
+	sem    *semaphore.Weighted
+	items  chan *item  // every node, in walk order
+	jobs   chan *item  // files to read
+	puts   chan putReq // chunks to store
+	links  map[devIno]string
+	stats  snapshot.Stats
+	// bytesRead counts file bytes read by the readers.
+	bytesRead atomic.Int64
+}
+
+type devIno struct{ dev, ino uint64 }
+
+// item is one node on its way to the manifest; for files that must be
+// read, done is closed when node.Chunks is final (or err is set).
+type item struct {
+	node *snapshot.Node
+	path string // on disk
+	done chan struct{}
+	err  error
+}
+
+type putReq struct {
+	id   chunk.ID
+	data []byte
+}
+
+func (b *run) execute(ctx context.Context, tw *snapshot.TreeWriter) (snapshot.Stats, error) {
+	g, ctx := errgroup.WithContext(ctx)
+	if p := b.opts.Progress; p != nil {
+		scanCtx, cancelScan := context.WithCancel(ctx)
+		defer cancelScan()
+		go scan(scanCtx, b.root, p)
+	}
+	g.Go(func() error {
+		defer close(b.items)
+		defer close(b.jobs)
+		return b.walk(ctx)
+	})
+	readers, rctx := errgroup.WithContext(ctx)
+	for range b.opts.Workers {
+		readers.Go(func() error { return b.reader(rctx) })
+	}
+	g.Go(func() error {
+		err := readers.Wait()
+		close(b.puts)
+		return err
+	})
+	for range b.opts.Workers {
+		g.Go(func() error { return b.putter(ctx) })
+	}
+	g.Go(func() error { return b.writeManifest(ctx, tw) })
+	err := g.Wait()
+	b.stats.BytesRead = b.bytesRead.Load()
+	return b.stats, err
+}
+
+func (b *run) writeManifest(ctx context.Context, tw *snapshot.TreeWriter) error {
+	p := b.opts.Progress
+	for it := range b.items {
+		if it.done != nil {
+			select {
+			case <-it.done:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			if it.err != nil {
+				return it.err
+			}
+			b.stats.FilesRead++
+		}
+		n := it.node
+		switch n.Type {
+		case snapshot.TypeFile:
+			b.stats.Files++
+			b.stats.Bytes += n.Size
+			if it.done == nil {
+				b.stats.FilesUnchanged++
+			}
+			if p != nil {
+				p.FilesDone.Add(1)
+				p.BytesDone.Add(n.Size)
+			}
+		case snapshot.TypeDir:
+			b.stats.Dirs++
+		case snapshot.TypeSymlink:
+			b.stats.Symlinks++
+		case snapshot.TypeHardlink:
+			b.stats.Hardlinks++
+			if p != nil {
+				p.FilesDone.Add(1)
+			}
+		}
+		if err := tw.Add(n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (b *run) putter(ctx context.Context) error {
+	for req := range b.puts {
+		_, err := b.w.Put(ctx, req.id, req.data)
+		b.sem.Release(int64(len(req.data)))
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,22 @@
+// Package backup takes a snapshot of a dataset directory into a chunk store.
+//
+// The walk visits the dataset depth first in [snapshot.Compare] order, the
+// same order the parent snapshot's manifest was written in, so the parent's
+// entries are looked up by advancing one cursor through its manifest: a
+// file whose size, mtime, ctime and inode are unchanged reuses the parent's
+// chunk list without being opened.
+//
+// Files that must be read go through a pipeline: file workers read the data
+// regions of a file (holes of sparse files are skipped with SEEK_DATA /
+// SEEK_HOLE), cut them into content-defined chunks and hash them; put
+// workers compress, encrypt and append new chunks to packs. Both stages run
+// on every core, and a byte budget bounds the chunk data in flight, so
+// memory stays flat whatever the dataset size. The manifest is written in
+// walk order as results arrive, streamed into the store, and the snapshot
+// record is committed only after every chunk is durable.
+//
+// Device files, FIFOs and sockets are skipped. Extended attributes and ACLs
+// are not recorded. Files changing while they are read are stored as read.
+//
+// This package imports pkg/chunk, pkg/store and pkg/snapshot only.
+package backup

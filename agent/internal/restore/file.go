@@ -1,0 +1,164 @@
+package restore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/understudy/understudy/pkg/chunk"
+	"github.com/understudy/understudy/pkg/snapshot"
+	"github.com/understudy/understudy/pkg/store"
+)
+
+// fallocate(2) flags to punch a hole without changing the file size.
+const (
+	fallocKeepSize  = 0x01
+	fallocPunchHole = 0x02
+	seekData        = 3
+)
+
+// restoreFile writes one file. Store damage is recorded against the file
+// (and the file removed, so no half-restored file is mistaken for good);
+// other errors too, so that one bad file does not stop the rest.
+func (r *restorer) restoreFile(ctx context.Context, n *snapshot.Node, locs map[chunk.ID]store.Location) {
+	written, unchanged, err := r.writeFile(ctx, n, locs)
+	if err == nil {
+		err = r.setMeta(n)
+	}
+	if err != nil {
+		if ctx.Err() == nil {
+			_ = r.root.Remove(n.Path)
+			r.damaged(n.Path, err)
+		}
+		return
+	}
+	r.mu.Lock()
+	r.res.Files++
+	r.res.Bytes += n.Size
+	r.res.BytesWritten += written
+	if unchanged {
+		r.res.FilesUnchanged++
+	}
+	r.mu.Unlock()
+	r.prog.FilesDone.Add(1)
+	r.prog.BytesDone.Add(n.Size)
+}
+
+func (r *restorer) writeFile(ctx context.Context, n *snapshot.Node, locs map[chunk.ID]store.Location) (written int64, unchanged bool, err error) {
+	var existing fs.FileInfo
+	exists, err := r.clear(n.Path, func(fi fs.FileInfo) bool {
+		existing = fi
+		st, ok := fi.Sys().(*syscall.Stat_t)
+		// A file with other names would change them too: replace it.
+		return fi.Mode().IsRegular() && ok && st.Nlink == 1
+	})
+	if err != nil {
+		return 0, false, err
+	}
+	if exists && r.opts.QuickCheck && existing.Size() == n.Size && existing.ModTime().Equal(time.Unix(0, n.MTime)) {
+		return 0, true, nil
+	}
+	var f *os.File
+	if exists {
+		f, err = r.root.OpenFile(n.Path, os.O_RDWR, 0)
+	} else {
+		f, err = r.root.OpenFile(n.Path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("restore: %w", err)
+	}
+	defer f.Close()
+	if err := f.Truncate(n.Size); err != nil {
+		return 0, false, fmt.Errorf("restore: %w", err)
+	}
+	var buf, old []byte
+	pos := int64(0)
+	for _, c := range n.Chunks {
+		if c.Offset < pos || c.Length < 0 || c.Offset+c.Length > n.Size {
+			return written, false, fmt.Errorf("%w: %s: chunk at %d overlaps or exceeds the file", snapshot.ErrBadManifest, n.Path, c.Offset)
+		}
+		if exists && c.Offset > pos {
+			if err := zeroRange(f, pos, c.Offset-pos); err != nil {
+				return written, false, err
+			}
+		}
+		pos = c.Offset + c.Length
+		if exists {
+			if cap(old) < int(c.Length) {
+				old = make([]byte, c.Length)
+			}
+			old = old[:c.Length]
+			if _, err := f.ReadAt(old, c.Offset); err == nil && chunk.Sum(old) == c.ID {
+				continue
+			}
+		}
+		buf, err = r.fetch(ctx, c.ID, locs, buf)
+		if err != nil {
+			return written, false, err
+		}
+		if int64(len(buf)) != c.Length {
+			return written, false, fmt.Errorf("%w: %s: chunk %s has %d bytes, manifest says %d", snapshot.ErrBadManifest, n.Path, c.ID.Short(), len(buf), c.Length)
+		}
+		if _, err := f.WriteAt(buf, c.Offset); err != nil {
+			return written, false, fmt.Errorf("restore: %w", err)
+		}
+		written += c.Length
+	}
+	if exists && pos < n.Size {
+		if err := zeroRange(f, pos, n.Size-pos); err != nil {
+			return written, false, err
+		}
+	}
+	if err := f.Close(); err != nil {
+		return written, false, fmt.Errorf("restore: %w", err)
+	}
+	return written, exists && written == 0, nil
+}
+
+// fetch reads one chunk, verified against its hash. A chunk whose pack
+// moved under a concurrent prune is looked up again.
+func (r *restorer) fetch(ctx context.Context, id chunk.ID, locs map[chunk.ID]store.Location, buf []byte) ([]byte, error) {
+	l, ok := locs[id]
+	if !ok {
+		return nil, fmt.Errorf("chunk %s: %w", id.Short(), store.ErrNotFound)
+	}
+	out, err := r.st.ReadAt(id, l, buf)
+	if err != nil && errors.Is(err, fs.ErrNotExist) {
+		return r.st.Get(ctx, id, buf)
+	}
+	return out, err
+}
+
+// zeroRange makes [off, off+n) of an existing file read as zeros, punching a
+// hole where the filesystem allows and writing zeros elsewhere. Ranges that
+// hold no data already are left alone.
+func zeroRange(f *os.File, off, n int64) error {
+	d, err := f.Seek(off, seekData)
+	if err != nil || d >= off+n {
+		if err != nil && !errors.Is(err, syscall.ENXIO) {
+			return writeZeros(f, off, n)
+		}
+		return nil
+	}
+	if err := syscall.Fallocate(int(f.Fd()), fallocPunchHole|fallocKeepSize, off, n); err == nil {
+		return nil
+	}
+	return writeZeros(f, off, n)
+}
+
+func writeZeros(f *os.File, off, n int64) error {
+	zeros := make([]byte, min(n, 1<<20))
+	for n > 0 {
+		k := min(n, int64(len(zeros)))
+		if _, err := f.WriteAt(zeros[:k], off); err != nil {
+			return fmt.Errorf("restore: %w", err)
+		}
+		off += k
+		n -= k
+	}
+	return nil
+}

@@ -1,0 +1,195 @@
+package snapshot
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/understudy/understudy/pkg/chunk"
+)
+
+// ManifestVersion is the version of the manifest format this build writes
+// and reads.
+const ManifestVersion = 1
+
+// NodeType is the kind of a manifest entry.
+type NodeType string
+
+// Node types.
+const (
+	TypeDir      NodeType = "dir"
+	TypeFile     NodeType = "file"
+	TypeSymlink  NodeType = "symlink"
+	TypeHardlink NodeType = "hardlink" // another name for an earlier file
+)
+
+// ChunkRef places one chunk in a file. Bytes of the file not covered by any
+// chunk are holes (zeros) and are restored sparse.
+type ChunkRef struct {
+	ID     chunk.ID `json:"id"`
+	Offset int64    `json:"off"`
+	Length int64    `json:"len"`
+}
+
+// Node is one manifest entry.
+type Node struct {
+	// Path is relative to the dataset root, slash-separated; the root
+	// itself is ".".
+	Path string   `json:"path"`
+	Type NodeType `json:"type"`
+	// Mode holds the permission bits plus setuid, setgid and sticky
+	// (Unix 07777).
+	Mode  uint32 `json:"mode"`
+	UID   uint32 `json:"uid"`
+	GID   uint32 `json:"gid"`
+	MTime int64  `json:"mtime"` // Unix nanoseconds
+	// Size is the file size, holes included (files only).
+	Size   int64      `json:"size,omitempty"`
+	Chunks []ChunkRef `json:"chunks,omitempty"`
+	// Target is a symlink's target, as stored in the link.
+	Target string `json:"target,omitempty"`
+	// Link is, for a hard link, the Path of the file node it shares data
+	// with; that node comes earlier in the manifest.
+	Link string `json:"link,omitempty"`
+	// Inode and CTime (Unix nanoseconds) let the next backup see that a
+	// file is unchanged without reading it.
+	Inode uint64 `json:"inode,omitempty"`
+	CTime int64  `json:"ctime,omitempty"`
+}
+
+type header struct {
+	Manifest int `json:"understudy_manifest"`
+}
+
+// ErrBadManifest is returned for manifests that cannot be decoded or hold
+// entries this build refuses (unknown types, unsafe paths).
+var ErrBadManifest = errors.New("snapshot: bad manifest")
+
+// Encoder writes a manifest.
+type Encoder struct {
+	bw  *bufio.Writer
+	enc *json.Encoder
+}
+
+// NewEncoder writes the manifest header to w and returns an Encoder.
+func NewEncoder(w io.Writer) (*Encoder, error) {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	e := &Encoder{bw: bw, enc: json.NewEncoder(bw)}
+	e.enc.SetEscapeHTML(false)
+	if err := e.enc.Encode(header{Manifest: ManifestVersion}); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// Encode appends one node.
+func (e *Encoder) Encode(n *Node) error { return e.enc.Encode(n) }
+
+// Flush writes buffered output.
+func (e *Encoder) Flush() error { return e.bw.Flush() }
+
+// Decoder reads a manifest.
+type Decoder struct {
+	dec *json.Decoder
+}
+
+// NewDecoder reads and checks the header.
+func NewDecoder(r io.Reader) (*Decoder, error) {
+	d := &Decoder{dec: json.NewDecoder(bufio.NewReaderSize(r, 64<<10))}
+	var h header
+	if err := d.dec.Decode(&h); err != nil {
+		return nil, fmt.Errorf("%w: header: %v", ErrBadManifest, err)
+	}
+	if h.Manifest != ManifestVersion {
+		return nil, fmt.Errorf("%w: version %d, this build reads %d", ErrBadManifest, h.Manifest, ManifestVersion)
+	}
+	return d, nil
+}
+
+// Next returns the next node, or io.EOF after the last one. Each node's type
+// and path are checked ([ValidPath]).
+func (d *Decoder) Next() (*Node, error) {
+	var n Node
+	if err := d.dec.Decode(&n); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, io.EOF
+		}
+		return nil, fmt.Errorf("%w: %v", ErrBadManifest, err)
+	}
+	switch n.Type {
+	case TypeDir, TypeFile, TypeSymlink, TypeHardlink:
+	default:
+		return nil, fmt.Errorf("%w: %q has unknown type %q", ErrBadManifest, n.Path, n.Type)
+	}
+	if err := ValidPath(n.Path); err != nil {
+		return nil, err
+	}
+	if n.Type == TypeHardlink {
+		if err := ValidPath(n.Link); err != nil || n.Link == "." {
+			return nil, fmt.Errorf("%w: hard link %q to %q", ErrUnsafePath, n.Path, n.Link)
+		}
+	}
+	return &n, nil
+}
+
+// ErrUnsafePath is returned for a manifest path that could escape the
+// restore target or is otherwise not a plain relative path.
+var ErrUnsafePath = fmt.Errorf("%w: unsafe path", ErrBadManifest)
+
+// ValidPath checks a manifest path: "." or slash-separated names, none
+// empty, ".", ".." or holding a NUL byte, not absolute.
+func ValidPath(p string) error {
+	if p == "." {
+		return nil
+	}
+	if p == "" || strings.HasPrefix(p, "/") || len(p) > 64<<10 {
+		return fmt.Errorf("%w: %q", ErrUnsafePath, p)
+	}
+	for name := range strings.SplitSeq(p, "/") {
+		if name == "" || name == "." || name == ".." || strings.IndexByte(name, 0) >= 0 {
+			return fmt.Errorf("%w: %q", ErrUnsafePath, p)
+		}
+	}
+	return nil
+}
+
+// Compare orders manifest paths in walk order: the root first, a directory
+// before its contents, siblings sorted bytewise by name.
+func Compare(a, b string) int {
+	if a == b {
+		return 0
+	}
+	if a == "." {
+		return -1
+	}
+	if b == "." {
+		return 1
+	}
+	for {
+		an, arest, aok := strings.Cut(a, "/")
+		bn, brest, bok := strings.Cut(b, "/")
+		if c := strings.Compare(an, bn); c != 0 {
+			return c
+		}
+		switch {
+		case !aok && !bok:
+			return 0
+		case !aok:
+			return -1
+		case !bok:
+			return 1
+		}
+		a, b = arest, brest
+	}
+}
+
+// Join returns the manifest path of name inside directory dir.
+func Join(dir, name string) string {
+	if dir == "." {
+		return name
+	}
+	return dir + "/" + name
+}
