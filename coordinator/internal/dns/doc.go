@@ -22,6 +22,8 @@
 //	                           the target <host>.node, whose address goes in
 //	                           the additional section
 //	<tag>.<service>.service    the same, only instances carrying the tag
+//	_<service>._<tag>.service  the same in RFC 2782 form; _tcp and _udp
+//	                           stand for any tag
 //	<host>.node                A/AAAA of the host, whatever its status
 //	<name>.ns                  A/AAAA of a coordinator from [Config.NameServers]
 //	apex                       SOA (serial = Raft index, minimum = negative
@@ -42,7 +44,9 @@
 // UDP and TCP alike, because every coordinator holds the data through Raft;
 // opcodes other than QUERY (NOTIFY, UPDATE, IQUERY, STATUS) get NOTIMP; a
 // query with other than one question, or with two OPT records, gets
-// FORMERR; EDNS versions other than 0 get BADVERS. ANY is answered
+// FORMERR (these are also turned away before the packet is unpacked; such
+// a reply is never larger than the query, so it is not rate limited); EDNS
+// versions other than 0 get BADVERS. ANY is answered
 // minimally with one HINFO "RFC8482" record (RFC 8482). Packets that cannot
 // be parsed get FORMERR when their header can be read and nothing
 // otherwise; responses are never answered.

@@ -293,6 +293,13 @@ func (h *Handler) service(name string, qtype uint16, rest string) records {
 		if strings.IndexByte(svc, '.') >= 0 {
 			return records{}
 		}
+		if len(tag) > 1 && len(svc) > 1 && tag[0] == '_' && svc[0] == '_' {
+			// RFC 2782 form _<service>._<tag>; _tcp and _udp mean any tag.
+			svc, tag = tag[1:], svc[1:]
+			if tag == "tcp" || tag == "udp" {
+				tag = ""
+			}
+		}
 	}
 	eps, ok := h.view.Healthy(svc)
 	if !ok {
