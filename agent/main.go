@@ -53,6 +53,10 @@ func newRootCmd() *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(
 		newRunCmd(),
+		newInitCmd(),
+		newBackupCmd(),
+		newRestoreCmd(),
+		newSnapshotsCmd(),
 	)
 	return root
 }
