@@ -17,6 +17,9 @@ type View interface {
 	// Host returns one host by name.
 	Host(name string) (catalog.Host, bool)
 	// Index returns the Raft index of the last applied entry; it becomes
-	// the SOA serial (modulo 2^32).
+	// the SOA serial (modulo 2^32). Answers are cached until it changes,
+	// so every change to what Healthy and Host return must move it (as
+	// applying a log entry or restoring a snapshot does), and one index
+	// must always mean the same state.
 	Index() uint64
 }
