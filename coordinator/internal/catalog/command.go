@@ -21,6 +21,10 @@ const (
 	CmdDeleteHost       CommandType = 3
 	CmdRegisterServices CommandType = 4
 	CmdSetHealth        CommandType = 5
+	CmdSetRunning       CommandType = 6
+	CmdPromote          CommandType = 7
+	CmdFenceHost        CommandType = 8
+	CmdClearFence       CommandType = 9
 )
 
 // Command is one change to the catalogue.
@@ -67,6 +71,43 @@ type SetHealth struct {
 	Host    string `json:"host"`
 	Service string `json:"service"`
 	Health  Health `json:"health"`
+	At      int64  `json:"at"`
+}
+
+// SetRunning records whether an instance's process runs, as its agent
+// reports.
+type SetRunning struct {
+	Host    string `json:"host"`
+	Service string `json:"service"`
+	Running bool   `json:"running"`
+}
+
+// Promote makes To the primary of Service. It applies only while the
+// service's epoch is still Epoch (compare-and-set), so a decision taken on
+// a stale view is rejected with [ErrConflict]. The epoch then rises by one.
+// An unplanned promotion fences the former primary's instance.
+type Promote struct {
+	Service string `json:"service"`
+	To      string `json:"to"`
+	Epoch   uint64 `json:"epoch"`
+	Reason  string `json:"reason"`
+	Planned bool   `json:"planned"`
+	At      int64  `json:"at"`
+}
+
+// FenceHost sets or clears a host's fence. A fenced host is never chosen as
+// a primary.
+type FenceHost struct {
+	Name   string `json:"name"`
+	Fenced bool   `json:"fenced"`
+	At     int64  `json:"at"`
+}
+
+// ClearFence readmits a fenced instance as a standby once it has
+// resynchronised.
+type ClearFence struct {
+	Host    string `json:"host"`
+	Service string `json:"service"`
 }
 
 func (UpsertHost) commandType() CommandType       { return CmdUpsertHost }
@@ -74,6 +115,10 @@ func (SetHostStatus) commandType() CommandType    { return CmdSetHostStatus }
 func (DeleteHost) commandType() CommandType       { return CmdDeleteHost }
 func (RegisterServices) commandType() CommandType { return CmdRegisterServices }
 func (SetHealth) commandType() CommandType        { return CmdSetHealth }
+func (SetRunning) commandType() CommandType       { return CmdSetRunning }
+func (Promote) commandType() CommandType          { return CmdPromote }
+func (FenceHost) commandType() CommandType        { return CmdFenceHost }
+func (ClearFence) commandType() CommandType       { return CmdClearFence }
 
 // Encode serialises a command for the Raft log: one type byte, then JSON.
 func Encode(c Command) ([]byte, error) {
@@ -109,6 +154,14 @@ func Decode(b []byte) (Command, error) {
 		c = &RegisterServices{}
 	case CmdSetHealth:
 		c = &SetHealth{}
+	case CmdSetRunning:
+		c = &SetRunning{}
+	case CmdPromote:
+		c = &Promote{}
+	case CmdFenceHost:
+		c = &FenceHost{}
+	case CmdClearFence:
+		c = &ClearFence{}
 	default:
 		if t&IgnoreUnknown != 0 {
 			return nil, errIgnored

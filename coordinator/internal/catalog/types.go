@@ -1,6 +1,9 @@
 package catalog
 
-import "slices"
+import (
+	"slices"
+	"strings"
+)
 
 // HostStatus is what the leader last concluded about a host from gossip.
 type HostStatus string
@@ -55,6 +58,8 @@ type Host struct {
 	// StatusSince is the command timestamp (Unix milliseconds) of the last
 	// status change.
 	StatusSince int64 `json:"status_since"`
+	// Fenced hosts may not be primary for anything.
+	Fenced bool `json:"fenced,omitempty"`
 	// ModifyIndex is the Raft index of the last change to this host.
 	ModifyIndex uint64 `json:"modify_index"`
 }
@@ -66,8 +71,18 @@ type Instance struct {
 	Grid    string   `json:"grid,omitempty"`
 	Port    int      `json:"port"`
 	Tags    []string `json:"tags,omitempty"`
-	Primary bool     `json:"primary"`
-	Health  Health   `json:"health"`
+	// Primary is true for the instance on the service's primary host.
+	Primary bool   `json:"primary"`
+	Health  Health `json:"health"`
+	// HealthSince is when Health last changed (Unix milliseconds, from the
+	// command).
+	HealthSince int64 `json:"health_since"`
+	// Running is what the host's agent last reported about the service's
+	// process.
+	Running bool `json:"running"`
+	// Fenced marks a former primary that lost its role in a failover: it
+	// must resynchronise before it can serve or be promoted again.
+	Fenced bool `json:"fenced,omitempty"`
 	// ModifyIndex is the Raft index of the last change to this instance.
 	ModifyIndex uint64 `json:"modify_index"`
 }
@@ -75,18 +90,44 @@ type Instance struct {
 // ServiceDef is what an agent registers for one service it runs or stands by
 // for.
 type ServiceDef struct {
-	Name    string   `json:"name"`
-	Grid    string   `json:"grid,omitempty"`
-	Port    int      `json:"port"`
-	Tags    []string `json:"tags,omitempty"`
-	Primary bool     `json:"primary"`
+	Name string   `json:"name"`
+	Grid string   `json:"grid,omitempty"`
+	Port int      `json:"port"`
+	Tags []string `json:"tags,omitempty"`
+	// Primary claims the primary role; the claim is granted only when the
+	// service has no primary yet. After that the coordinators decide.
+	Primary bool `json:"primary"`
+	// HasCheck says the agent runs a health check for the service: a new
+	// instance then starts critical until the check passes.
+	HasCheck bool `json:"has_check,omitempty"`
 }
 
-// Service groups the instances of one service name, primary first, then by
-// host name.
+// Service is a service name with its failover state and its instances,
+// primary first, then by host name.
 type Service struct {
-	Name      string     `json:"name"`
-	Instances []Instance `json:"instances"`
+	Name string `json:"name"`
+	// Primary is the host that serves; empty when none does.
+	Primary string `json:"primary"`
+	// Epoch is the fencing token: it rises with every change of primary,
+	// and an agent only serves the service at the current epoch.
+	Epoch uint64 `json:"epoch"`
+	// LastFailover is when the primary last changed (Unix milliseconds).
+	LastFailover int64      `json:"last_failover,omitempty"`
+	Instances    []Instance `json:"instances"`
+}
+
+// Promotion records one change of a service's primary.
+type Promotion struct {
+	Service string `json:"service"`
+	From    string `json:"from,omitempty"`
+	To      string `json:"to"`
+	Epoch   uint64 `json:"epoch"`
+	Reason  string `json:"reason"`
+	// Planned is true for an operator's switchover, false for an automatic
+	// failover.
+	Planned bool   `json:"planned"`
+	At      int64  `json:"at"`
+	Index   uint64 `json:"index"`
 }
 
 func sortInstances(in []Instance) {
@@ -97,12 +138,6 @@ func sortInstances(in []Instance) {
 			}
 			return 1
 		}
-		switch {
-		case a.Host < b.Host:
-			return -1
-		case a.Host > b.Host:
-			return 1
-		}
-		return 0
+		return strings.Compare(a.Host, b.Host)
 	})
 }
