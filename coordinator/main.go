@@ -59,6 +59,7 @@ func newRootCmd() *cobra.Command {
 		newHostsCmd(),
 		newServicesCmd(),
 		newKeygenCmd(),
+		newPoolCmd(),
 	)
 	return root
 }
