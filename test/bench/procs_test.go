@@ -1,0 +1,295 @@
+//go:build bench
+
+package bench
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/understudy/understudy/pkg/api"
+	"github.com/understudy/understudy/pkg/gossip"
+)
+
+const (
+	adminToken = "bench-admin"
+	agentToken = "bench-agent"
+)
+
+// coordBin is the understudy-coordinator binary built by TestMain.
+var coordBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "understudy-bench-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	coordBin = filepath.Join(dir, "understudy-coordinator")
+	cmd := exec.Command("go", "build", "-trimpath", "-o", coordBin, "./coordinator")
+	cmd.Dir = "../.."
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintf(os.Stderr, "build understudy-coordinator: %v\n", err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+var reStarting = regexp.MustCompile(`msg="coordinator starting".* http=(\S+) dns=(\S+) raft=(\S+) gossip=(\S+)`)
+
+// coordProc is one understudy-coordinator serve process.
+type coordProc struct {
+	name    string
+	dataDir string
+	cmd     *exec.Cmd
+	done    chan struct{} // closed when the process has exited
+
+	http, gossip string // bound addresses, from the start log line
+
+	mu    sync.Mutex // guards lines
+	lines []string
+}
+
+// procCluster is three coordinator processes that bootstrapped together.
+type procCluster struct {
+	t       *testing.T
+	profile string
+	procs   []*coordProc
+}
+
+// startProcCluster starts three coordinators with the gossip profile
+// ("fast" or "lan") and waits until they agree on a leader.
+func startProcCluster(t *testing.T, profile string) *procCluster {
+	t.Helper()
+	key, err := gossip.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &procCluster{t: t, profile: profile}
+	t.Cleanup(c.killAll)
+	for i := range 3 {
+		var join []string
+		if i > 0 {
+			join = []string{c.procs[0].gossip}
+		}
+		c.procs = append(c.procs, c.start(fmt.Sprintf("coord-%d", i+1), key, join))
+	}
+	c.leader(30 * time.Second)
+	return c
+}
+
+func (c *procCluster) start(name, key string, join []string) *coordProc {
+	c.t.Helper()
+	dir := c.t.TempDir()
+	j := ""
+	if len(join) > 0 {
+		j = fmt.Sprintf("retry_join: [%s]\n", strings.Join(join, ", "))
+	}
+	cfg := fmt.Sprintf(`node_name: %s
+data_dir: %s
+bind_addr: 127.0.0.1
+ports: {raft: 0, gossip: 0, http: 0, dns: 0}
+bootstrap_expect: 3
+%sencrypt: %q
+acl: {admin_token: %s, agent_token: %s}
+gossip_profile: %s
+log_level: info
+`, name, dir, j, key, adminToken, agentToken, c.profile)
+	path := filepath.Join(dir, "coordinator.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		c.t.Fatal(err)
+	}
+	p := &coordProc{name: name, dataDir: dir, cmd: exec.Command(coordBin, "serve", "--config", path), done: make(chan struct{})}
+	stderr, err := p.cmd.StderrPipe()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	p.cmd.Stdout = io.Discard
+	if err := p.cmd.Start(); err != nil {
+		c.t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			p.mu.Lock()
+			p.lines = append(p.lines, sc.Text())
+			p.mu.Unlock()
+		}
+		p.cmd.Wait()
+		close(p.done)
+	}()
+	var m []string
+	poll(c.t, 20*time.Second, name+" to log its addresses", func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		for _, l := range p.lines {
+			if m = reStarting.FindStringSubmatch(l); m != nil {
+				return true
+			}
+		}
+		return false
+	})
+	p.http, p.gossip = m[1], m[4]
+	return p
+}
+
+// alive reports whether the process has not exited.
+func (p *coordProc) alive() bool {
+	select {
+	case <-p.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// kill sends SIGKILL and waits for the process to be gone.
+func (p *coordProc) kill() {
+	if p.cmd.Process == nil || !p.alive() {
+		return
+	}
+	p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.done
+}
+
+func (p *coordProc) client(token string) *api.Client { return api.NewClient(p.http, token) }
+
+func (c *procCluster) killAll() {
+	for _, p := range c.procs {
+		p.kill()
+	}
+	if c.t.Failed() {
+		for _, p := range c.procs {
+			p.mu.Lock()
+			c.t.Logf("%s log:\n%s", p.name, strings.Join(p.lines, "\n"))
+			p.mu.Unlock()
+		}
+	}
+}
+
+// leader waits until every live coordinator names the same leader and
+// returns its index.
+func (c *procCluster) leader(d time.Duration) int {
+	c.t.Helper()
+	idx := -1
+	poll(c.t, d, "the coordinators to agree on a leader", func() bool {
+		id := ""
+		for _, p := range c.procs {
+			if !p.alive() {
+				continue
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			l, err := p.client("").Leader(ctx)
+			cancel()
+			if err != nil || l.ID == "" || (id != "" && l.ID != id) {
+				return false
+			}
+			id = l.ID
+		}
+		idx = c.index(id)
+		return idx >= 0
+	})
+	return idx
+}
+
+func (c *procCluster) index(name string) int {
+	for i, p := range c.procs {
+		if p.name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// follower returns the index of a live coordinator other than leader.
+func (c *procCluster) follower(leader int) int {
+	for i, p := range c.procs {
+		if i != leader && p.alive() {
+			return i
+		}
+	}
+	c.t.Fatal("no live follower")
+	return -1
+}
+
+// procMemory is what /proc/PID/status says of a process's memory.
+type procMemory struct {
+	RSS, HWM int64 // VmRSS and VmHWM in bytes
+}
+
+func readProcMemory(pid int) (procMemory, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return procMemory{}, err
+	}
+	var m procMemory
+	for line := range strings.Lines(string(b)) {
+		f := strings.Fields(line)
+		if len(f) < 3 || f[2] != "kB" {
+			continue
+		}
+		n, err := strconv.ParseInt(f[1], 10, 64)
+		if err != nil {
+			return procMemory{}, fmt.Errorf("/proc/%d/status: %q: %w", pid, line, err)
+		}
+		switch f[0] {
+		case "VmRSS:":
+			m.RSS = n << 10
+		case "VmHWM:":
+			m.HWM = n << 10
+		}
+	}
+	if m.RSS == 0 || m.HWM == 0 {
+		return procMemory{}, fmt.Errorf("/proc/%d/status: no VmRSS or VmHWM", pid)
+	}
+	return m, nil
+}
+
+// dirSize returns the apparent size of the regular files under dir and the
+// space they take on disk.
+func dirSize(dir string) (apparent, disk int64, err error) {
+	err = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		apparent += fi.Size()
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			disk += st.Blocks * 512
+		}
+		return nil
+	})
+	return apparent, disk, err
+}
+
+// poll checks cond every 10 ms until it holds, and fails the test when d
+// passes first.
+func poll(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
