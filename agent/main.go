@@ -57,6 +57,9 @@ func newRootCmd() *cobra.Command {
 		newBackupCmd(),
 		newRestoreCmd(),
 		newSnapshotsCmd(),
+		newVerifyCmd(),
+		newForgetCmd(),
+		newDrillCmd(),
 	)
 	return root
 }

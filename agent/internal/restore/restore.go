@@ -188,7 +188,6 @@ func (r *restorer) damaged(path string, err error) {
 	r.mu.Lock()
 	r.res.Damaged = append(r.res.Damaged, FileError{Path: path, Err: err})
 	r.mu.Unlock()
-	r.opts.Logger.Warn("file not restored", "path", path, "err", err)
 }
 
 // fileBatch is a group of files whose chunk locations were looked up in one
