@@ -39,6 +39,8 @@ type Options struct {
 	InFlight int64
 	// WaitLock waits for another writer instead of failing.
 	WaitLock bool
+	// PackSize closes packs at this size; zero means the store's default.
+	PackSize int64
 	// Progress, if set, is updated as the backup runs (and a scan for
 	// totals runs alongside).
 	Progress *Progress
@@ -116,7 +118,7 @@ func Run(ctx context.Context, st *store.Store, root string, opts Options) (*snap
 	if err != nil {
 		return nil, err
 	}
-	w, err := st.Lock(ctx, store.LockOptions{Wait: opts.WaitLock})
+	w, err := st.Lock(ctx, store.LockOptions{Wait: opts.WaitLock, PackSize: opts.PackSize})
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,157 @@
+package backup_test
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/understudy/understudy/agent/internal/backup"
+	"github.com/understudy/understudy/pkg/snapshot"
+	"github.com/understudy/understudy/pkg/store"
+)
+
+func newStore(t testing.TB) *store.Store {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "store")
+	if err := store.Init(dir, store.InitOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := store.Open(dir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// readCounter counts the files a backup opens.
+type readCounter struct {
+	mu    sync.Mutex
+	paths []string
+}
+
+func (c *readCounter) open(p string) (*os.File, error) {
+	c.mu.Lock()
+	c.paths = append(c.paths, p)
+	c.mu.Unlock()
+	return os.Open(p)
+}
+
+func (c *readCounter) take() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p := c.paths
+	c.paths = nil
+	return p
+}
+
+func TestIncrementalReadsOnlyChangedFiles(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	src := t.TempDir()
+	for i := range 20 {
+		p := filepath.Join(src, "d", string(rune('a'+i)))
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, bytes.Repeat([]byte{byte(i)}, 1000+i), 0o644)
+	}
+	st := newStore(t)
+	var rc readCounter
+	opts := backup.Options{Dataset: "ds", Open: rc.open}
+	r1, err := backup.Run(ctx, st, src, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(rc.take()); got != 20 {
+		t.Fatalf("first backup opened %d files, want 20", got)
+	}
+	r2, err := backup.Run(ctx, st, src, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rc.take(); len(got) != 0 {
+		t.Fatalf("unchanged backup opened %v", got)
+	}
+	if r2.Parent != r1.ID || r2.Stats.FilesUnchanged != 20 || r2.Stats.BytesRead != 0 {
+		t.Errorf("second backup: parent %s, stats %+v", r2.Parent, r2.Stats)
+	}
+	// Change one file in place, same size, and put its mtime back: the
+	// ctime still gives it away.
+	p := filepath.Join(src, "d", "c")
+	fi, _ := os.Stat(p)
+	f, _ := os.OpenFile(p, os.O_WRONLY, 0)
+	f.WriteAt([]byte{0xff}, 10)
+	f.Close()
+	os.Chtimes(p, fi.ModTime(), fi.ModTime())
+	r3, err := backup.Run(ctx, st, src, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rc.take(); len(got) != 1 || got[0] != p {
+		t.Fatalf("after an in-place change the backup opened %v, want just %s", got, p)
+	}
+	if r3.Stats.FilesRead != 1 || r3.Stats.ChunksNew < 1 {
+		t.Errorf("third backup stats %+v", r3.Stats)
+	}
+	// With --force nothing is trusted.
+	if _, err := backup.Run(ctx, st, src, backup.Options{Dataset: "ds", Open: rc.open, NoParent: true}); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(rc.take()); got != 20 {
+		t.Errorf("forced backup opened %d files, want 20", got)
+	}
+	recs, err := snapshot.List(ctx, st, "ds")
+	if err != nil || len(recs) != 4 {
+		t.Fatalf("list: %d records, %v", len(recs), err)
+	}
+}
+
+func TestBackupRefusesBadInput(t *testing.T) {
+	t.Parallel()
+	st := newStore(t)
+	f := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(f, nil, 0o644)
+	for name, tc := range map[string]struct {
+		path string
+		opts backup.Options
+	}{
+		"not a dir":   {f, backup.Options{Dataset: "x"}},
+		"no dataset":  {t.TempDir(), backup.Options{}},
+		"bad class":   {t.TempDir(), backup.Options{Dataset: "x", Class: "nope"}},
+		"missing dir": {filepath.Join(t.TempDir(), "nope"), backup.Options{Dataset: "x"}},
+	} {
+		if _, err := backup.Run(t.Context(), st, tc.path, tc.opts); err == nil {
+			t.Errorf("%s: backup succeeded", name)
+		}
+	}
+}
+
+func TestBackupWaitsForLock(t *testing.T) {
+	t.Parallel()
+	st := newStore(t)
+	src := t.TempDir()
+	os.WriteFile(filepath.Join(src, "f"), []byte("x"), 0o644)
+	w, err := st.Lock(t.Context(), store.LockOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := backup.Run(t.Context(), st, src, backup.Options{Dataset: "x"}); err == nil {
+		t.Fatal("backup ran while another writer held the lock")
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := backup.Run(t.Context(), st, src, backup.Options{Dataset: "x", WaitLock: true})
+		done <- err
+	}()
+	w.Close()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("backup did not get the lock after it was released")
+	}
+}
