@@ -58,7 +58,14 @@ func New(checks map[string]CheckConfig, logger *slog.Logger) (*Runner, error) {
 			continue
 		}
 		if err := cfg.Validate(); err != nil {
-			errs = append(errs, fmt.Errorf("health: check %q: %w", name, err))
+			// One line per problem, each naming the check.
+			problems := []error{err}
+			if j, ok := err.(interface{ Unwrap() []error }); ok {
+				problems = j.Unwrap()
+			}
+			for _, p := range problems {
+				errs = append(errs, fmt.Errorf("health: check %q: %w", name, p))
+			}
 			continue
 		}
 		r.checks = append(r.checks, &check{name: name, cfg: cfg, th: cfg.Thresholds(), probe: newProbe(cfg)})
