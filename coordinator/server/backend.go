@@ -25,10 +25,13 @@ func (b backend) Apply(ctx context.Context, cmd catalog.Command) error {
 	err = b.s.raft.Apply(ctx, entry)
 	if errors.Is(err, consensus.ErrNotLeader) || errors.Is(err, consensus.ErrNoLeader) ||
 		errors.Is(err, consensus.ErrShutdown) {
-		return fmt.Errorf("%w: %w", httpapi.ErrUnavailable, err)
+		return fmt.Errorf("%w: %w", errUnavailable, err)
 	}
 	return err
 }
+
+// errUnavailable marks failures worth retrying elsewhere or later.
+var errUnavailable = httpapi.ErrUnavailable
 
 func (b backend) Leader() (bool, string) {
 	if b.s.raft.IsLeader() {

@@ -36,8 +36,9 @@ type Config struct {
 	ACL     ACLConfig `yaml:"acl"`
 	DNS     DNSConfig `yaml:"dns"`
 	// GossipProfile selects failure detection timings, "lan" or "fast";
-	// "fast" also shortens Raft's election timeouts.
-	GossipProfile string `yaml:"gossip_profile"`
+	// "fast" also shortens Raft's election timeouts and the default lease.
+	GossipProfile string         `yaml:"gossip_profile"`
+	Failover      FailoverConfig `yaml:"failover"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `yaml:"log_level"`
 }
@@ -70,6 +71,30 @@ type DNSConfig struct {
 	RateLimit int `yaml:"rate_limit"`
 }
 
+// FailoverConfig tunes automatic failover.
+type FailoverConfig struct {
+	// LeaseTTL is how long a primary may serve without renewing its lease;
+	// 0 means 10s with the lan profile and 2s with fast.
+	LeaseTTL time.Duration `yaml:"lease_ttl"`
+	// Grace is how long a primary's check must stay critical before it
+	// counts as down.
+	Grace time.Duration `yaml:"grace"`
+	// MinInterval is the least time between two check-driven failovers of
+	// one service.
+	MinInterval time.Duration `yaml:"min_interval"`
+}
+
+// leaseTTL returns the configured lease TTL or the profile's default.
+func (c Config) leaseTTL() time.Duration {
+	switch {
+	case c.Failover.LeaseTTL > 0:
+		return c.Failover.LeaseTTL
+	case c.GossipProfile == string(gossip.ProfileFast):
+		return 2 * time.Second
+	}
+	return 10 * time.Second
+}
+
 // Default ports.
 const (
 	DefaultRaftPort   = 8300
@@ -90,6 +115,7 @@ func DefaultConfig() Config {
 		BootstrapExpect: 1,
 		DNS:             DNSConfig{Zone: "understudy.", TTL: 5 * time.Second, NegativeTTL: 5 * time.Second},
 		GossipProfile:   string(gossip.ProfileLAN),
+		Failover:        FailoverConfig{Grace: 3 * time.Second, MinInterval: 30 * time.Second},
 		LogLevel:        "info",
 	}
 }
@@ -165,6 +191,9 @@ func (c Config) Validate() error {
 	}
 	if c.DNS.TTL < 0 || c.DNS.NegativeTTL < 0 || c.DNS.MaxStale < 0 {
 		add("dns: durations must not be negative")
+	}
+	if c.Failover.LeaseTTL < 0 || c.Failover.Grace < 0 || c.Failover.MinInterval < 0 {
+		add("failover: durations must not be negative")
 	}
 	if c.DNS.RateLimit < 0 {
 		add("dns.rate_limit: must not be negative")

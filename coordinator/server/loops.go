@@ -122,6 +122,8 @@ func (s *Server) leaderLoop(ctx context.Context) {
 		}
 		if s.raft.IsLeader() {
 			s.reconcile(ctx)
+			s.healthTick(ctx)
+			s.failoverTick(ctx)
 		}
 	}
 }

@@ -41,6 +41,9 @@ type Server struct {
 	reconcileInterval time.Duration
 	joinInterval      time.Duration
 
+	leaseMu    sync.Mutex // guards termLeases
+	termLeases termLeases
+
 	closeOnce sync.Once
 }
 
@@ -71,7 +74,7 @@ func New(cfg Config, logger *slog.Logger, opts ...Option) (*Server, error) {
 	}
 	s := &Server{
 		cfg: cfg, logger: logger, catalog: catalog.New(), version: "dev",
-		reconcileInterval: time.Second, joinInterval: 2 * time.Second,
+		reconcileInterval: 250 * time.Millisecond, joinInterval: 2 * time.Second,
 	}
 	for _, o := range opts {
 		o(s)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
 )
 
@@ -163,4 +164,72 @@ func (c *Client) Service(ctx context.Context, name string, opts ...ReadOption) (
 // Register records an agent's host and its services.
 func (c *Client) Register(ctx context.Context, r Registration) error {
 	return c.do(ctx, http.MethodPut, "/register", nil, r, nil)
+}
+
+// HostInstances returns a host's instances. With index > 0 it is a blocking
+// query: the answer comes when the catalogue moves past index, or after
+// wait.
+func (c *Client) HostInstances(ctx context.Context, host string, index uint64, wait time.Duration) (HostInstances, error) {
+	q := url.Values{}
+	if index > 0 {
+		q.Set("index", strconv.FormatUint(index, 10))
+		q.Set("wait", wait.String())
+	}
+	var out HostInstances
+	return out, c.do(ctx, http.MethodGet, "/hosts/"+url.PathEscape(host)+"/instances", q, nil, &out)
+}
+
+// SetRunning reports whether host's instance of service runs.
+func (c *Client) SetRunning(ctx context.Context, host, service string, running bool) error {
+	return c.do(ctx, http.MethodPut, "/hosts/"+url.PathEscape(host)+"/instances/"+url.PathEscape(service)+"/running",
+		nil, Running{Running: running}, nil)
+}
+
+// Resynced tells the coordinators that host's fenced instance of service
+// has caught up with the primary and may stand by again.
+func (c *Client) Resynced(ctx context.Context, host, service string) error {
+	return c.do(ctx, http.MethodPost, "/hosts/"+url.PathEscape(host)+"/instances/"+url.PathEscape(service)+"/resynced",
+		nil, nil, nil)
+}
+
+// RenewLease acquires or renews host's lease as primary of service at
+// epoch. A 409 StatusError means the host must not serve.
+func (c *Client) RenewLease(ctx context.Context, service, host string, epoch uint64) (time.Duration, error) {
+	var g LeaseGrant
+	err := c.do(ctx, http.MethodPut, "/leases/"+url.PathEscape(service), nil, LeaseRequest{Host: host, Epoch: epoch}, &g)
+	return time.Duration(g.TTLMillis) * time.Millisecond, err
+}
+
+// ReleaseLease gives up host's lease of service after it stopped serving.
+func (c *Client) ReleaseLease(ctx context.Context, service, host string) error {
+	q := url.Values{"host": {host}}
+	return c.do(ctx, http.MethodDelete, "/leases/"+url.PathEscape(service), q, nil, nil)
+}
+
+// Failover makes a planned switchover of service, to host to or (empty) to
+// the best standby, and returns the promotion.
+func (c *Client) Failover(ctx context.Context, service, to string) (Promotion, error) {
+	var p Promotion
+	return p, c.do(ctx, http.MethodPost, "/services/"+url.PathEscape(service)+"/failover", nil, FailoverRequest{To: to}, &p)
+}
+
+// Drain moves every service whose primary is host to a standby.
+func (c *Client) Drain(ctx context.Context, host string) ([]Promotion, error) {
+	var ps []Promotion
+	return ps, c.do(ctx, http.MethodPost, "/hosts/"+url.PathEscape(host)+"/drain", nil, nil, &ps)
+}
+
+// Fence fences (or with fenced false, readmits) a host.
+func (c *Client) Fence(ctx context.Context, host string, fenced bool) error {
+	method := http.MethodPost
+	if !fenced {
+		method = http.MethodDelete
+	}
+	return c.do(ctx, method, "/hosts/"+url.PathEscape(host)+"/fence", nil, nil, nil)
+}
+
+// Promotions returns the promotion history, oldest first.
+func (c *Client) Promotions(ctx context.Context) ([]Promotion, error) {
+	var ps []Promotion
+	return ps, c.get(ctx, "/promotions", &ps, nil)
 }

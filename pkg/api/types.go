@@ -45,6 +45,7 @@ type Host struct {
 	Version     string `json:"version,omitempty"`
 	Status      string `json:"status"` // alive, failed, left
 	StatusSince int64  `json:"status_since"`
+	Fenced      bool   `json:"fenced,omitempty"`
 	ModifyIndex uint64 `json:"modify_index"`
 }
 
@@ -57,13 +58,69 @@ type Instance struct {
 	Tags        []string `json:"tags,omitempty"`
 	Primary     bool     `json:"primary"`
 	Health      string   `json:"health"` // passing, warning, critical
+	HealthSince int64    `json:"health_since"`
+	Running     bool     `json:"running"`
+	Fenced      bool     `json:"fenced,omitempty"`
 	ModifyIndex uint64   `json:"modify_index"`
 }
 
-// Service is a service name with its instances, primary first.
+// Service is a service with its failover state and its instances, primary
+// first.
 type Service struct {
-	Name      string     `json:"name"`
-	Instances []Instance `json:"instances"`
+	Name         string     `json:"name"`
+	Primary      string     `json:"primary"`
+	Epoch        uint64     `json:"epoch"`
+	LastFailover int64      `json:"last_failover,omitempty"`
+	Instances    []Instance `json:"instances"`
+}
+
+// HostInstance is an instance as its own agent sees it: whether to serve,
+// and at which epoch.
+type HostInstance struct {
+	Instance
+	Epoch       uint64 `json:"epoch"`
+	PrimaryHost string `json:"primary_host"`
+}
+
+// HostInstances is the answer to a (blocking) read of a host's instances.
+type HostInstances struct {
+	Index     uint64         `json:"index"`
+	Instances []HostInstance `json:"instances"`
+}
+
+// Promotion is one change of a service's primary.
+type Promotion struct {
+	Service string `json:"service"`
+	From    string `json:"from,omitempty"`
+	To      string `json:"to"`
+	Epoch   uint64 `json:"epoch"`
+	Reason  string `json:"reason"`
+	Planned bool   `json:"planned"`
+	At      int64  `json:"at"`
+	Index   uint64 `json:"index"`
+}
+
+// LeaseRequest asks the leader for (or renews) a primary's lease.
+type LeaseRequest struct {
+	Host  string `json:"host"`
+	Epoch uint64 `json:"epoch"`
+}
+
+// LeaseGrant is a granted lease. The holder must stop serving TTLMillis
+// after it sent the request unless it renews.
+type LeaseGrant struct {
+	TTLMillis int64 `json:"ttl_ms"`
+}
+
+// Running reports whether an instance's process runs.
+type Running struct {
+	Running bool `json:"running"`
+}
+
+// FailoverRequest asks for a planned switchover, to a given host or to the
+// best standby.
+type FailoverRequest struct {
+	To string `json:"to,omitempty"`
 }
 
 // ServiceDef is one service an agent runs or stands by for.
@@ -73,6 +130,8 @@ type ServiceDef struct {
 	Port    int      `json:"port"`
 	Tags    []string `json:"tags,omitempty"`
 	Primary bool     `json:"primary"`
+	// HasCheck makes a new instance start critical until its check passes.
+	HasCheck bool `json:"has_check,omitempty"`
 }
 
 // Registration is what an agent sends to PUT /v1/register: its host and the

@@ -302,6 +302,9 @@ func (n *Node) LastContact() time.Time {
 	return n.raft.LastContact()
 }
 
+// Term is the current Raft term; it changes with every election.
+func (n *Node) Term() uint64 { return n.raft.CurrentTerm() }
+
 // AppliedIndex is the index of the last entry applied to the FSM.
 func (n *Node) AppliedIndex() uint64 { return n.raft.AppliedIndex() }
 

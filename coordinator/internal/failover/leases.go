@@ -1,8 +1,12 @@
 package failover
 
 import (
+	"errors"
+	"fmt"
 	"sync"
 	"time"
+
+	"github.com/understudy/understudy/coordinator/internal/catalog"
 )
 
 // Leases is the leader's table of primaries' leases. It is safe for
@@ -31,16 +35,6 @@ func NewLeases(ttl time.Duration, now time.Time) *Leases {
 // TTL is the lease duration.
 func (l *Leases) TTL() time.Duration { return l.ttl }
 
-// Renew records that host holds service's lease at epoch from now on.
-// The caller has checked that host is the service's primary at epoch.
-func (l *Leases) Renew(service, host string, epoch uint64, now time.Time) time.Time {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	exp := now.Add(l.ttl)
-	l.held[service] = lease{host: host, epoch: epoch, expires: exp}
-	return exp
-}
-
 // Expired reports whether nobody can hold service's lease at now.
 func (l *Leases) Expired(service string, now time.Time) bool {
 	l.mu.Lock()
@@ -59,4 +53,44 @@ func (l *Leases) Release(service, host string) {
 	if le, ok := l.held[service]; ok && le.host == host {
 		delete(l.held, service)
 	}
+}
+
+// ErrNotHolder means the host may not hold the lease: it is not the
+// service's primary at that epoch, it is fenced or not alive, its check has
+// failed for too long, or another host still holds the lease.
+var ErrNotHolder = errors.New("lease refused")
+
+// Grant checks that host may serve svc at epoch and, if so, grants or
+// renews its lease and returns the TTL.
+func (l *Leases) Grant(p Policy, now time.Time, svc catalog.Service, h catalog.Host, host string, epoch uint64) (time.Duration, error) {
+	switch {
+	case svc.Primary != host || svc.Epoch != epoch:
+		return 0, fmt.Errorf("%w: %s is primary of %s at epoch %d, not %s at %d", ErrNotHolder, orNone(svc.Primary), svc.Name, svc.Epoch, host, epoch)
+	case h.Fenced:
+		return 0, fmt.Errorf("%w: host %s is fenced", ErrNotHolder, host)
+	case h.Status != catalog.HostAlive:
+		return 0, fmt.Errorf("%w: host %s is %s in gossip", ErrNotHolder, host, h.Status)
+	}
+	for _, inst := range svc.Instances {
+		if inst.Host == host && inst.Fenced {
+			return 0, fmt.Errorf("%w: instance of %s on %s is fenced", ErrNotHolder, svc.Name, host)
+		}
+	}
+	if why := Down(p, now, svc, map[string]catalog.Host{host: h}); why != "" {
+		return 0, fmt.Errorf("%w: %s", ErrNotHolder, why)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if le, ok := l.held[svc.Name]; ok && le.host != host && now.Before(le.expires) {
+		return 0, fmt.Errorf("%w: %s still holds the lease of %s for %v", ErrNotHolder, le.host, svc.Name, le.expires.Sub(now).Round(time.Millisecond))
+	}
+	l.held[svc.Name] = lease{host: host, epoch: epoch, expires: now.Add(l.ttl)}
+	return l.ttl, nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "nobody"
+	}
+	return s
 }

@@ -141,3 +141,19 @@ func pick(s catalog.Service, hosts map[string]catalog.Host, primaries map[string
 	})
 	return best.Host, true
 }
+
+// Standby picks the best standby for a planned switchover of svc.
+func Standby(svc catalog.Service, hosts []catalog.Host, services []catalog.Service,
+	fresh func(service, host string) time.Time) (string, bool) {
+	hm := make(map[string]catalog.Host, len(hosts))
+	for _, h := range hosts {
+		hm[h.Name] = h
+	}
+	primaries := map[string]int{}
+	for _, s := range services {
+		if s.Primary != "" {
+			primaries[s.Primary]++
+		}
+	}
+	return pick(svc, hm, primaries, fresh)
+}

@@ -1,6 +1,7 @@
 package failover
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -100,6 +101,7 @@ func TestDecideSpreadsPrimaries(t *testing.T) {
 }
 
 func TestLeases(t *testing.T) {
+	p := DefaultPolicy()
 	l := NewLeases(2*time.Second, t0)
 	// A new leader treats everything as leased for one TTL.
 	if l.Expired("login", t0.Add(time.Second)) {
@@ -108,20 +110,40 @@ func TestLeases(t *testing.T) {
 	if !l.Expired("login", t0.Add(2*time.Second)) {
 		t.Fatal("unleased service not expired after the floor")
 	}
-	l.Renew("login", "a", 3, t0.Add(3*time.Second))
+	svc := catalog.Service{Name: "login", Primary: "a", Epoch: 3, Instances: []catalog.Instance{inst("a", catalog.HealthPassing, true), inst("b", catalog.HealthPassing, false)}}
+	a, b := host("a", catalog.HostAlive), host("b", catalog.HostAlive)
+	if ttl, err := l.Grant(p, t0.Add(3*time.Second), svc, a, "a", 3); err != nil || ttl != 2*time.Second {
+		t.Fatalf("Grant = %v, %v", ttl, err)
+	}
 	if l.Expired("login", t0.Add(4*time.Second)) {
 		t.Fatal("fresh lease expired")
 	}
 	if !l.Expired("login", t0.Add(5*time.Second)) {
 		t.Fatal("lease did not expire after its TTL")
 	}
-	l.Renew("login", "a", 3, t0.Add(5*time.Second))
-	l.Release("login", "b")
-	if l.Expired("login", t0.Add(6*time.Second)) {
-		t.Fatal("released by the wrong host")
+	// Refusals: wrong epoch, not the primary, fenced, dead.
+	for name, tc := range map[string]struct {
+		h     catalog.Host
+		host  string
+		epoch uint64
+	}{
+		"stale epoch": {a, "a", 2},
+		"not primary": {b, "b", 3},
+		"fenced":      {catalog.Host{Name: "a", Status: catalog.HostAlive, Fenced: true}, "a", 3},
+		"dead":        {host("a", catalog.HostFailed), "a", 3},
+	} {
+		if _, err := l.Grant(p, t0.Add(6*time.Second), svc, tc.h, tc.host, tc.epoch); !errors.Is(err, ErrNotHolder) {
+			t.Errorf("%s: Grant = %v, want ErrNotHolder", name, err)
+		}
+	}
+	// After a planned switchover the new primary waits for the old lease.
+	l.Grant(p, t0.Add(6*time.Second), svc, a, "a", 3)
+	svc.Primary, svc.Epoch = "b", 4
+	if _, err := l.Grant(p, t0.Add(7*time.Second), svc, b, "b", 4); !errors.Is(err, ErrNotHolder) {
+		t.Fatalf("Grant while the old primary holds the lease = %v", err)
 	}
 	l.Release("login", "a")
-	if !l.Expired("login", t0.Add(6*time.Second)) {
-		t.Fatal("released lease still held")
+	if _, err := l.Grant(p, t0.Add(7*time.Second), svc, b, "b", 4); err != nil {
+		t.Fatalf("Grant after release = %v", err)
 	}
 }

@@ -44,6 +44,17 @@ type Backend interface {
 	RemovePeer(ctx context.Context, id string) error
 	// Members lists the gossip pool.
 	Members() []api.Member
+	// RenewLease grants or renews host's lease as primary of service at
+	// epoch (leader only); a refusal wraps catalog.ErrConflict.
+	RenewLease(ctx context.Context, service, host string, epoch uint64) (time.Duration, error)
+	// ReleaseLease drops host's lease of service (leader only).
+	ReleaseLease(service, host string)
+	// Failover makes a planned switchover of service to host to, or to the
+	// best standby when to is empty (leader only).
+	Failover(ctx context.Context, service, to string) (catalog.Promotion, error)
+	// Drain switches every service whose primary is host over to standbys
+	// (leader only).
+	Drain(ctx context.Context, host string) ([]catalog.Promotion, error)
 }
 
 // Config holds the tokens and limits of the API.
@@ -104,6 +115,16 @@ func (h *Handler) routes() {
 	h.mux.HandleFunc("GET /v1/services", h.read(h.services))
 	h.mux.HandleFunc("GET /v1/services/{name}", h.read(h.service))
 	h.mux.HandleFunc("PUT /v1/register", h.write(scopeAgent, h.register))
+	h.mux.HandleFunc("GET /v1/hosts/{name}/instances", h.read(h.hostInstances))
+	h.mux.HandleFunc("PUT /v1/hosts/{name}/instances/{service}/running", h.write(scopeAgent, h.setRunning))
+	h.mux.HandleFunc("POST /v1/hosts/{name}/instances/{service}/resynced", h.write(scopeAgent, h.resynced))
+	h.mux.HandleFunc("PUT /v1/leases/{service}", h.write(scopeAgent, h.renewLease))
+	h.mux.HandleFunc("DELETE /v1/leases/{service}", h.write(scopeAgent, h.releaseLease))
+	h.mux.HandleFunc("POST /v1/services/{name}/failover", h.write(scopeAdmin, h.failover))
+	h.mux.HandleFunc("POST /v1/hosts/{name}/drain", h.write(scopeAdmin, h.drain))
+	h.mux.HandleFunc("POST /v1/hosts/{name}/fence", h.write(scopeAdmin, h.fence(true)))
+	h.mux.HandleFunc("DELETE /v1/hosts/{name}/fence", h.write(scopeAdmin, h.fence(false)))
+	h.mux.HandleFunc("GET /v1/promotions", h.read(h.promotions))
 	h.mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
@@ -190,7 +211,12 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, leaderAddr str
 }
 
 func (h *Handler) apply(w http.ResponseWriter, r *http.Request, cmd catalog.Command) bool {
-	err := h.b.Apply(r.Context(), cmd)
+	return h.check(w, h.b.Apply(r.Context(), cmd))
+}
+
+// check writes the answer for a failed operation and reports whether err
+// was nil.
+func (h *Handler) check(w http.ResponseWriter, err error) bool {
 	switch {
 	case err == nil:
 		return true
@@ -198,10 +224,12 @@ func (h *Handler) apply(w http.ResponseWriter, r *http.Request, cmd catalog.Comm
 		writeError(w, http.StatusBadRequest, err.Error())
 	case errors.Is(err, catalog.ErrNotFound):
 		writeError(w, http.StatusNotFound, err.Error())
+	case errors.Is(err, catalog.ErrConflict):
+		writeError(w, http.StatusConflict, err.Error())
 	case errors.Is(err, ErrUnavailable):
 		writeError(w, http.StatusServiceUnavailable, err.Error())
 	default:
-		h.cfg.Logger.Error("apply failed", "err", err)
+		h.cfg.Logger.Error("request failed", "err", err)
 		writeError(w, http.StatusInternalServerError, err.Error())
 	}
 	return false
