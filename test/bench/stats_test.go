@@ -62,6 +62,14 @@ func ms(d time.Duration) string {
 // mib formats a byte count in MiB.
 func mib(b int64) string { return fmt.Sprintf("%.1f", float64(b)/(1<<20)) }
 
+// size formats a byte count with its unit, KiB below 1 MiB.
+func size(b int64) string {
+	if b < 1<<20 {
+		return fmt.Sprintf("%.0f KiB", float64(b)/(1<<10))
+	}
+	return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20))
+}
+
 // table is a markdown table printed to stdout, where `go test -v` shows it
 // in order with the test's progress lines.
 type table struct {
