@@ -2,10 +2,12 @@ package health
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 )
 
 // maxRedirects is the number of redirects an HTTP check follows. The answer
@@ -46,6 +48,11 @@ func httpProbe(ctx context.Context, client *http.Client, target string) result {
 	req.Header.Set("Accept", "text/plain, text/*, */*")
 	resp, err := client.Do(req)
 	if err != nil {
+		// The *url.Error repeats the method and URL the output starts with.
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err
+		}
 		return result{Critical, fmt.Sprintf("HTTP GET %s: %v", target, err)}
 	}
 	defer resp.Body.Close()
