@@ -219,8 +219,8 @@ type Endpoint struct {
 }
 
 // Healthy returns the instances of a service that may receive traffic:
-// not critical, on an alive and unfenced host, and not a fenced former
-// primary; primary first. The second result reports whether the service
+// passing, on an alive and unfenced host, and not a fenced former primary;
+// primary first. The second result reports whether the service
 // exists at all.
 func (c *Catalog) Healthy(service string) ([]Endpoint, bool) {
 	c.mu.RLock()
@@ -232,7 +232,7 @@ func (c *Catalog) Healthy(service string) ([]Endpoint, bool) {
 	var out []Endpoint
 	for _, inst := range c.serviceLocked(s).Instances {
 		h := c.hosts[inst.Host]
-		if inst.Health == HealthCritical || inst.Fenced || h.Fenced {
+		if inst.Health != HealthPassing || inst.Fenced || h.Fenced {
 			continue
 		}
 		out = append(out, Endpoint{Instance: inst, Address: h.Address})

@@ -15,8 +15,8 @@
 // Names (all under the zone; matching ignores case, and the question is
 // echoed as sent so that 0x20 randomisation works):
 //
-//	<service>.service          A/AAAA of the healthy instances (passing or
-//	                           warning, on an alive host), primary first;
+//	<service>.service          A/AAAA of the healthy instances (passing, on
+//	                           an alive host, not fenced), primary first;
 //	                           SRV with priority 0 for primaries and 1 for
 //	                           the others (weight 1), the instance port and
 //	                           the target <host>.node, whose address goes in

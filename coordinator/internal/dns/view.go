@@ -10,8 +10,8 @@ import "github.com/understudy/understudy/coordinator/internal/catalog"
 // replica, so DNS keeps answering while there is no Raft leader. Returned
 // slices belong to the caller, who only reads them.
 type View interface {
-	// Healthy returns the service's instances that are passing or warning
-	// on an alive host, primary first. The bool reports whether the service
+	// Healthy returns the service's instances that are passing on an alive
+	// host, primary first. The bool reports whether the service
 	// exists at all, healthy or not.
 	Healthy(service string) ([]catalog.Endpoint, bool)
 	// Host returns one host by name.
