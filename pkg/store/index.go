@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -156,6 +157,9 @@ func openIndex(dir string, readOnly bool) (*bolt.DB, error) {
 			return nil, nil
 		}
 	}
+	if err := precheckIndex(path); err != nil {
+		return nil, err
+	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: readOnly, Timeout: indexLockTimeout})
 	if err != nil {
 		if errors.Is(err, bolt.ErrTimeout) {
@@ -164,6 +168,66 @@ func openIndex(dir string, readOnly bool) (*bolt.DB, error) {
 		return nil, fmt.Errorf("%w: %v", ErrIndexDamaged, err)
 	}
 	return db, nil
+}
+
+// precheckIndex reads bbolt's meta pages itself and refuses a file shorter
+// than the pages its newest valid meta names: bbolt maps the file and would
+// die of SIGBUS reading past its end. A missing file is fine (bbolt creates
+// it).
+func precheckIndex(path string) error {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrIndexDamaged, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrIndexDamaged, err)
+	}
+	if st.Size() == 0 {
+		return fmt.Errorf("%w: empty file", ErrIndexDamaged)
+	}
+	type meta struct {
+		ok         bool
+		pageSize   uint32
+		pgid, txid uint64
+	}
+	read := func(off int64) meta {
+		var b [16 + 64]byte
+		if _, err := f.ReadAt(b[:], off); err != nil {
+			return meta{}
+		}
+		m := b[16:]
+		if binary.LittleEndian.Uint32(m[0:]) != 0xED0CDAED {
+			return meta{}
+		}
+		h := fnv.New64a()
+		h.Write(m[:56])
+		if h.Sum64() != binary.LittleEndian.Uint64(m[56:]) {
+			return meta{}
+		}
+		return meta{ok: true, pageSize: binary.LittleEndian.Uint32(m[8:]), pgid: binary.LittleEndian.Uint64(m[40:]), txid: binary.LittleEndian.Uint64(m[48:])}
+	}
+	m0 := read(0)
+	ps := int64(4096)
+	if m0.ok {
+		ps = int64(m0.pageSize)
+	}
+	m1 := read(ps)
+	best := m0
+	if m1.ok && (!m0.ok || m1.txid > m0.txid) {
+		best = m1
+	}
+	if !best.ok {
+		return fmt.Errorf("%w: no valid meta page", ErrIndexDamaged)
+	}
+	if need := int64(best.pgid) * int64(best.pageSize); st.Size() < need {
+		return fmt.Errorf("%w: file is %d bytes, its pages need %d (truncated)", ErrIndexDamaged, st.Size(), need)
+	}
+	return nil
 }
 
 // checkSize guards against a truncated index file, which bbolt would map

@@ -92,8 +92,8 @@ func (w *Writer) Prune(ctx context.Context, used func(chunk.ID) bool, opts Prune
 	if err != nil {
 		return st, err
 	}
-	var drop []PackID    // delete the file and the pack record
-	var repack []PackID  // copy used blobs out first
+	var drop []PackID     // delete the file and the pack record
+	var repack []PackID   // copy used blobs out first
 	var forget []chunk.ID // unused chunks to remove from the index
 	for p, pu := range byPack {
 		for _, e := range pu.unused {
