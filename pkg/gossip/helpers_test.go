@@ -118,6 +118,7 @@ func waitEvent(t *testing.T, ch <-chan Event, what string, match func(Event) boo
 			if match(ev) {
 				return ev
 			}
+			t.Logf("skipping event %s %s while waiting for %s", ev.Type, ev.Member.Name, what)
 		case <-timer.C:
 			t.Fatalf("timed out after %s waiting for event %s", waitTimeout, what)
 		}
