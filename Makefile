@@ -68,8 +68,9 @@ package:
 	CGO_ENABLED=0 GOOS=linux GOARCH=$(PKG_ARCH) $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o dist/build/understudy-agent ./agent
 	CGO_ENABLED=0 GOOS=linux GOARCH=$(PKG_ARCH) $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o dist/build/understudy-coordinator ./coordinator
 	@set -e; pkgver=$$(packaging/version.sh '$(VERSION)'); echo "package version $$pkgver"; \
+	epoch=$$(git log -1 --format=%ct 2>/dev/null || date +%s); \
 	for d in agent coordinator; do for p in deb rpm; do \
-		UNDERSTUDY_PKG_VERSION=$$pkgver UNDERSTUDY_PKG_ARCH=$(PKG_ARCH) \
+		SOURCE_DATE_EPOCH=$$epoch UNDERSTUDY_PKG_VERSION=$$pkgver UNDERSTUDY_PKG_ARCH=$(PKG_ARCH) \
 			$(GOBIN)/nfpm package --config packaging/nfpm-$$d.yaml --packager $$p --target dist/; \
 	done; done
 
