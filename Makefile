@@ -79,3 +79,11 @@ package:
 ## test/packaging/doc.go).
 test-packaging:
 	$(GO) test -tags packaging -count=1 -timeout 30m -v ./test/packaging/...
+
+## bench-coordinator: the coordinator's figures on three coordinator processes
+## on loopback (write latency, time to a new leader after SIGKILL, memory with
+## 1,000 hosts × 10 services), printed as markdown tables; about two minutes.
+## docs/benchmarks.md records a run.
+.PHONY: bench-coordinator
+bench-coordinator:
+	cd test/bench && $(GO) test -tags bench -count=1 -timeout 10m
