@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -46,9 +47,34 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(dir)
 		os.Exit(1)
 	}
+	fmt.Println(machine())
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// machine describes what the figures were measured on.
+func machine() string {
+	model, mem := "unknown CPU", "unknown memory"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for line := range strings.Lines(string(b)) {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				model = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for line := range strings.Lines(string(b)) {
+			if f := strings.Fields(line); len(f) == 3 && f[0] == "MemTotal:" {
+				if kb, err := strconv.ParseInt(f[1], 10, 64); err == nil {
+					mem = fmt.Sprintf("%.0f GiB", float64(kb)/(1<<20))
+				}
+			}
+		}
+	}
+	return fmt.Sprintf("Machine: %s, %d cores, %s memory, %s/%s, %s; data in %s.",
+		model, runtime.NumCPU(), mem, runtime.GOOS, runtime.GOARCH, runtime.Version(), os.TempDir())
 }
 
 var reStarting = regexp.MustCompile(`msg="coordinator starting".* http=(\S+) dns=(\S+) raft=(\S+) gossip=(\S+)`)
