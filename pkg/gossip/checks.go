@@ -280,17 +280,17 @@ func appendString(buf []byte, s string) []byte {
 
 func appendUvarint(buf []byte, v uint64) []byte { return binary.AppendUvarint(buf, v) }
 
-var errChecksMsg = errors.New("gossip: malformed check-status message")
+var errMalformed = errors.New("gossip: malformed message")
 
 // decodeChecks parses a message written by encodeChecks. Counts and lengths
 // are checked against the bytes left, so a hostile message cannot make it
 // allocate more than its own size.
 func decodeChecks(b []byte) ([]checksRecord, error) {
 	if len(b) < 2 || b[0] != msgChecks {
-		return nil, errChecksMsg
+		return nil, errMalformed
 	}
 	if b[1] != checksVersion {
-		return nil, fmt.Errorf("%w: version %d", errChecksMsg, b[1])
+		return nil, fmt.Errorf("%w: version %d", errMalformed, b[1])
 	}
 	d := decoder{b: b[2:]}
 	n := d.count(3)
@@ -305,12 +305,12 @@ func decodeChecks(b []byte) ([]checksRecord, error) {
 			name := d.str(maxCheckNameLen)
 			s := CheckStatus(d.byte())
 			if d.err == nil && (!s.valid() || name == "") {
-				d.err = errChecksMsg
+				d.err = errMalformed
 			}
 			r.Checks[name] = s
 		}
 		if d.err == nil && r.Node == "" {
-			d.err = errChecksMsg
+			d.err = errMalformed
 		}
 		if d.err != nil {
 			return nil, d.err
@@ -318,7 +318,7 @@ func decodeChecks(b []byte) ([]checksRecord, error) {
 		recs = append(recs, r)
 	}
 	if d.err == nil && len(d.b) != 0 {
-		d.err = errChecksMsg
+		d.err = errMalformed
 	}
 	if d.err != nil {
 		return nil, d.err
@@ -337,7 +337,7 @@ func (d *decoder) uvarint() uint64 {
 	}
 	v, n := binary.Uvarint(d.b)
 	if n <= 0 {
-		d.err = errChecksMsg
+		d.err = errMalformed
 		return 0
 	}
 	d.b = d.b[n:]
@@ -348,7 +348,7 @@ func (d *decoder) uvarint() uint64 {
 func (d *decoder) count(minSize int) int {
 	v := d.uvarint()
 	if d.err == nil && v > uint64(len(d.b)/minSize) {
-		d.err = errChecksMsg
+		d.err = errMalformed
 		return 0
 	}
 	return int(v)
@@ -360,7 +360,7 @@ func (d *decoder) str(maxLen int) string {
 		return ""
 	}
 	if l > uint64(maxLen) || l > uint64(len(d.b)) {
-		d.err = errChecksMsg
+		d.err = errMalformed
 		return ""
 	}
 	s := string(d.b[:l])
@@ -373,7 +373,7 @@ func (d *decoder) byte() byte {
 		return 0
 	}
 	if len(d.b) == 0 {
-		d.err = errChecksMsg
+		d.err = errMalformed
 		return 0
 	}
 	c := d.b[0]

@@ -29,6 +29,13 @@
 // its delegates, so a suspected member stays [StateAlive] until it is
 // declared dead.
 //
+// memberlist v0.5.4 reports a node that went away without saying whether it
+// left or failed, so [Pool.Leave] first gossips a leave intent (as Serf
+// does) and only then memberlist's own leave. A node that goes away after
+// announcing an intent is reported as left; if the intent arrives after the
+// failure detector already declared the node dead, the failure is turned
+// into a leave with a second event ([EventLeave] after [EventFailed]).
+//
 // Events never block memberlist. Each [Subscription] queues at most one
 // pending membership event and one pending checks event per node; a slow
 // consumer gets each node's latest state, with intermediate events

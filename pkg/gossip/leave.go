@@ -37,13 +37,13 @@ func encodeLeave(m leaveMsg) []byte {
 
 func decodeLeave(b []byte) (leaveMsg, error) {
 	if len(b) < 2 || b[0] != msgLeave || b[1] != leaveVersion {
-		return leaveMsg{}, errChecksMsg
+		return leaveMsg{}, errMalformed
 	}
 	d := decoder{b: b[2:]}
 	m := leaveMsg{Node: d.str(maxNodeNameLen)}
 	m.Life = d.uvarint()
 	if d.err == nil && (m.Node == "" || len(d.b) != 0) {
-		d.err = errChecksMsg
+		d.err = errMalformed
 	}
 	return m, d.err
 }
