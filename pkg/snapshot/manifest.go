@@ -2,11 +2,13 @@ package snapshot
 
 import (
 	"bufio"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/understudy/understudy/pkg/chunk"
 )
@@ -192,4 +194,59 @@ func Join(dir, name string) string {
 		return name
 	}
 	return dir + "/" + name
+}
+
+// JSON strings hold only UTF-8, but Unix names are arbitrary bytes. Names
+// (and symlink targets) that are not valid UTF-8 are written base64-encoded
+// in a parallel field instead, so that every name round-trips exactly.
+type nodeAlias Node
+
+type nodeJSON struct {
+	*nodeAlias
+	PathB64   string `json:"path_b64,omitempty"`
+	TargetB64 string `json:"target_b64,omitempty"`
+	LinkB64   string `json:"link_b64,omitempty"`
+}
+
+func toB64(s *string, b64 *string) {
+	if !utf8.ValidString(*s) {
+		*b64 = base64.StdEncoding.EncodeToString([]byte(*s))
+		*s = ""
+	}
+}
+
+func fromB64(b64 string, s *string) error {
+	if b64 == "" {
+		return nil
+	}
+	b, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		return err
+	}
+	*s = string(b)
+	return nil
+}
+
+// MarshalJSON writes the node, base64-encoding names that are not UTF-8.
+func (n *Node) MarshalJSON() ([]byte, error) {
+	c := nodeAlias(*n)
+	j := nodeJSON{nodeAlias: &c}
+	toB64(&c.Path, &j.PathB64)
+	toB64(&c.Target, &j.TargetB64)
+	toB64(&c.Link, &j.LinkB64)
+	return json.Marshal(j)
+}
+
+// UnmarshalJSON reads a node written by MarshalJSON.
+func (n *Node) UnmarshalJSON(b []byte) error {
+	var c nodeAlias
+	j := nodeJSON{nodeAlias: &c}
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	if err := errors.Join(fromB64(j.PathB64, &c.Path), fromB64(j.TargetB64, &c.Target), fromB64(j.LinkB64, &c.Link)); err != nil {
+		return err
+	}
+	*n = Node(c)
+	return nil
 }

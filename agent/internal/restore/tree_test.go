@@ -14,6 +14,13 @@ import (
 	"github.com/understudy/understudy/pkg/store"
 )
 
+// tb is what the tree helpers need of *testing.T and *rapid.T.
+type tb interface {
+	Helper()
+	Fatal(args ...any)
+	Errorf(format string, args ...any)
+}
+
 // entry is what a round trip must preserve of one path.
 type entry struct {
 	typ    fs.FileMode
@@ -28,7 +35,7 @@ type entry struct {
 }
 
 // describe captures a tree; blocks sums the allocated blocks of files.
-func describe(t testing.TB, root string) (map[string]entry, int64) {
+func describe(t tb, root string) (map[string]entry, int64) {
 	t.Helper()
 	out := map[string]entry{}
 	inodes := map[uint64][]string{}
@@ -90,7 +97,7 @@ func describe(t testing.TB, root string) (map[string]entry, int64) {
 	return out, blocks
 }
 
-func diffTrees(t testing.TB, want, got map[string]entry) {
+func diffTrees(t tb, want, got map[string]entry) {
 	t.Helper()
 	for p, w := range want {
 		g, ok := got[p]
