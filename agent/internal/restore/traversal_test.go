@@ -67,7 +67,9 @@ func TestCraftedManifestsAreRefused(t *testing.T) {
 	link := func(p, target string) *snapshot.Node {
 		return &snapshot.Node{Path: p, Type: snapshot.TypeSymlink, Target: target}
 	}
-	hard := func(p, to string) *snapshot.Node { return &snapshot.Node{Path: p, Type: snapshot.TypeHardlink, Link: to} }
+	hard := func(p, to string) *snapshot.Node {
+		return &snapshot.Node{Path: p, Type: snapshot.TypeHardlink, Link: to}
+	}
 	for _, tc := range []struct {
 		name  string
 		nodes func(outside string) []*snapshot.Node
