@@ -5,7 +5,10 @@ package bench
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -111,6 +114,38 @@ func measureWrites(t *testing.T, tb *table, setup, target, addr, token string) {
 	}
 }
 
+// Disk probe: this many 4 KiB appends, each followed by fdatasync, in the
+// directory the coordinators keep their data in.
+const fsyncProbes = 200
+
+// measureFsync times appends with fdatasync in dir, the floor under every
+// Raft write, which is fsynced by the leader and by each follower.
+func measureFsync(t *testing.T, dir string) summary {
+	t.Helper()
+	f, err := os.Create(filepath.Join(dir, "fsync-probe"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, 4096)
+	lat := make([]time.Duration, 0, fsyncProbes)
+	deadline := time.Now().Add(10 * time.Second)
+	for range fsyncProbes {
+		if time.Now().After(deadline) {
+			break
+		}
+		t0 := time.Now()
+		if _, err := f.Write(buf); err != nil {
+			t.Fatal(err)
+		}
+		if err := syscall.Fdatasync(int(f.Fd())); err != nil {
+			t.Fatal(err)
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	return summarize(lat)
+}
+
 func newLatencyTable() *table {
 	return &table{
 		title:  fmt.Sprintf("Write latency: Register (PUT /v1/register, one host with 10 services) on 3 coordinators, %d writes per row after %d warm-up writes; times in ms", latencyWrites, latencyWarmup),
@@ -124,6 +159,9 @@ func newLatencyTable() *table {
 func TestWriteLatency(t *testing.T) {
 	tb := newLatencyTable()
 	load := loadAverage()
+	fs := measureFsync(t, t.TempDir())
+	tb.note("The disk under the data directories: a 4 KiB append with fdatasync took p50 %s ms, p99 %s ms, max %s ms (%d probes).",
+		ms(fs.P50), ms(fs.P99), ms(fs.Max), fs.N)
 	t.Run("processes", func(t *testing.T) {
 		c := startProcCluster(t, "lan")
 		l := c.leader(10 * time.Second)
