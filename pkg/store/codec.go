@@ -7,7 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"fmt"
-	"sync"
+	"math"
 
 	"github.com/klauspost/compress/zstd"
 
@@ -28,9 +28,6 @@ const (
 	nonceSize = 12
 	// MaxChunkSize bounds a chunk's plaintext; larger blobs are refused.
 	MaxChunkSize = 16 << 20
-	// sampleSize is how much of a chunk is compressed first to decide
-	// whether compressing the whole chunk is worth it.
-	sampleSize = 64 << 10
 )
 
 // codec turns plaintext chunks into stored blobs and back. It is safe for
@@ -39,7 +36,6 @@ type codec struct {
 	aead cipher.AEAD // nil when the store is not encrypted
 	enc  *zstd.Encoder
 	dec  *zstd.Decoder
-	bufs sync.Pool // *[]byte scratch for compression samples
 }
 
 func newCodec(dataKey []byte) (*codec, error) {
@@ -55,7 +51,7 @@ func newCodec(dataKey []byte) (*codec, error) {
 	}
 	var err error
 	c.enc, err = zstd.NewWriter(nil,
-		zstd.WithEncoderLevel(zstd.SpeedFastest),
+		zstd.WithEncoderLevel(zstd.SpeedDefault),
 		zstd.WithEncoderConcurrency(2),
 		zstd.WithEncoderCRC(false),
 		zstd.WithLowerEncoderMem(true),
@@ -94,27 +90,38 @@ func deriveKeys(master []byte) (dataKey []byte, check string, err error) {
 	return dataKey, fmt.Sprintf("%x", ck), nil
 }
 
-// worthCompressing compresses a sample of data and reports whether it shrank
-// enough to compress the whole chunk.
+// worthCompressing estimates the byte entropy of data from 16 windows of
+// 4 KiB spread over it, and says whether compressing is likely to pay:
+// already-compressed or encrypted data (archives, media) is close to 8 bits
+// per byte and is stored as it is without spending CPU on it.
 func (c *codec) worthCompressing(data []byte) bool {
 	if len(data) < 512 {
 		return false
 	}
-	sample := data
-	if len(sample) > sampleSize {
-		sample = sample[:sampleSize]
+	var hist [256]int
+	n := 0
+	const windows, window = 16, 4 << 10
+	step := max(len(data)/windows, window)
+	for off := 0; off < len(data); off += step {
+		w := data[off:min(off+window, len(data))]
+		for _, b := range w {
+			hist[b]++
+		}
+		n += len(w)
 	}
-	bp, _ := c.bufs.Get().(*[]byte)
-	if bp == nil {
-		b := make([]byte, 0, sampleSize+1024)
-		bp = &b
+	h := 0.0
+	for _, k := range hist {
+		if k > 0 {
+			p := float64(k) / float64(n)
+			h -= p * math.Log2(p)
+		}
 	}
-	out := c.enc.EncodeAll(sample, (*bp)[:0])
-	ok := len(out) < len(sample)*15/16
-	*bp = out[:0]
-	c.bufs.Put(bp)
-	return ok
+	return h < maxEntropy
 }
+
+// maxEntropy is the byte entropy (bits per byte) above which chunks are not
+// compressed.
+const maxEntropy = 7.5
 
 // seal encodes plaintext data named id into a stored blob appended to dst.
 func (c *codec) seal(dst []byte, id chunk.ID, data []byte) []byte {
