@@ -159,7 +159,13 @@ func aad(flags byte, id []byte) []byte {
 // open decodes a stored blob named id, checks that its plaintext hashes to
 // id and returns the plaintext (appended to dst[:0] when it fits).
 func (c *codec) open(dst []byte, id chunk.ID, stored []byte) ([]byte, error) {
-	plain, err := c.unseal(dst, id[:], stored)
+	return c.openBuf(dst, id, stored, false)
+}
+
+// openBuf is open; with inPlace it may decrypt inside stored, which the
+// caller then no longer needs.
+func (c *codec) openBuf(dst []byte, id chunk.ID, stored []byte, inPlace bool) ([]byte, error) {
+	plain, err := c.unseal(dst, id[:], stored, inPlace)
 	if err != nil {
 		return nil, err
 	}
@@ -169,7 +175,7 @@ func (c *codec) open(dst []byte, id chunk.ID, stored []byte) ([]byte, error) {
 	return plain, nil
 }
 
-func (c *codec) unseal(dst []byte, name []byte, stored []byte) ([]byte, error) {
+func (c *codec) unseal(dst []byte, name []byte, stored []byte, inPlace bool) ([]byte, error) {
 	if len(stored) < 1 {
 		return nil, fmt.Errorf("%w: empty blob", ErrCorrupt)
 	}
@@ -185,8 +191,12 @@ func (c *codec) unseal(dst []byte, name []byte, stored []byte) ([]byte, error) {
 		if len(payload) < nonceSize+c.aead.Overhead() {
 			return nil, fmt.Errorf("%w: encrypted blob too short", ErrCorrupt)
 		}
+		var out []byte
+		if inPlace {
+			out = payload[nonceSize:nonceSize]
+		}
 		var err error
-		payload, err = c.aead.Open(nil, payload[:nonceSize], payload[nonceSize:], aad(flags, name))
+		payload, err = c.aead.Open(out, payload[:nonceSize], payload[nonceSize:], aad(flags, name))
 		if err != nil {
 			return nil, fmt.Errorf("%w: authentication failed", ErrCorrupt)
 		}
@@ -222,5 +232,5 @@ func (c *codec) openRecord(name string, stored []byte) ([]byte, error) {
 	if len(stored) > 0 && stored[0]&flagCompressed != 0 {
 		return nil, fmt.Errorf("%w: record %s has unexpected flags", ErrCorrupt, name)
 	}
-	return c.unseal(nil, []byte(name), stored)
+	return c.unseal(nil, []byte(name), stored, false)
 }

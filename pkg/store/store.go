@@ -41,6 +41,9 @@ type Store struct {
 	idxMu    sync.Mutex
 	fallback *memIndex
 
+	// scratch holds buffers for stored blobs being read (*[]byte).
+	scratch sync.Pool
+
 	// files caches open pack files for reading; guarded by filesMu.
 	filesMu sync.Mutex
 	files   map[PackID]*os.File
@@ -304,11 +307,17 @@ func (s *Store) readStored(l Location, buf []byte) ([]byte, error) {
 // is appended to dst[:0] when it fits. The error wraps [ErrCorrupt] when the
 // stored bytes are damaged.
 func (s *Store) ReadAt(id chunk.ID, l Location, dst []byte) ([]byte, error) {
-	stored, err := s.readStored(l, nil)
+	bp, _ := s.scratch.Get().(*[]byte)
+	if bp == nil {
+		bp = new([]byte)
+	}
+	defer s.scratch.Put(bp)
+	stored, err := s.readStored(l, *bp)
 	if err != nil {
 		return nil, fmt.Errorf("chunk %s: %w", id.Short(), err)
 	}
-	plain, err := s.codec.open(dst, id, stored)
+	*bp = stored[:0]
+	plain, err := s.codec.openBuf(dst, id, stored, true)
 	if err != nil {
 		return nil, fmt.Errorf("chunk %s in pack %s: %w", id.Short(), l.Pack, err)
 	}
