@@ -3,6 +3,8 @@ package gossip
 import (
 	"context"
 	"errors"
+	"net"
+	"strconv"
 	"slices"
 	"testing"
 	"time"
@@ -111,6 +113,9 @@ func TestPoolLeaveAndFailure(t *testing.T) {
 
 	if err := c.Leave(5 * time.Second); err != nil {
 		t.Fatalf("Leave: %v", err)
+	}
+	if got := c.LocalNode().State; got != StateLeft {
+		t.Errorf("leaving node sees itself %s, want left", got)
 	}
 	if err := c.Shutdown(); err != nil {
 		t.Fatalf("Shutdown after leave: %v", err)
@@ -236,5 +241,90 @@ func TestPoolJoinErrors(t *testing.T) {
 	cancel()
 	if _, err := a.Join(ctx, []string{"127.0.0.1:1"}); err == nil {
 		t.Error("Join with a cancelled context succeeded")
+	}
+}
+
+// A crashed agent restarted on the same address rejoins under its name, and
+// its new check statuses win over those of its previous life.
+func TestPoolRestartedMemberRejoins(t *testing.T) {
+	t.Parallel()
+	a := startPool(t, testConfig(t, "coord-1", coordMeta("coord-1")))
+	cfgB := testConfig(t, "host-b", agentMeta("host-b", RoleActive))
+	b, err := New(cfgB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Shutdown() })
+	join(t, b, a)
+	if err := b.SetChecks(map[string]CheckStatus{"login": CheckPassing}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "coord-1 sees host-b's checks", func() bool { return a.Checks()["host-b"].Checks["login"] == CheckPassing })
+	oldSeq := a.Checks()["host-b"].Seq
+	addr := b.Addr()
+	if err := b.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "coord-1 sees host-b dead", func() bool { m, _ := member(a, "host-b"); return m.State == StateDead })
+
+	sub := a.Subscribe()
+	defer sub.Close()
+	_, port, _ := net.SplitHostPort(addr)
+	cfgB.BindPort, _ = strconv.Atoi(port)
+	cfgB.Meta.Version = "0.2.0"
+	b2 := startPool(t, cfgB)
+	join(t, b2, a)
+	waitEvent(t, sub.C(), "rejoin of host-b", func(ev Event) bool {
+		return ev.Type == EventJoin && ev.Member.Name == "host-b"
+	})
+	waitFor(t, "coord-1 sees the restarted host-b alive with its new meta", func() bool {
+		m, _ := member(a, "host-b")
+		return m.State == StateAlive && m.Meta.Version == "0.2.0"
+	})
+	if err := b2.SetChecks(map[string]CheckStatus{"login": CheckCritical}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "coord-1 takes the restarted host-b's checks", func() bool {
+		nc := a.Checks()["host-b"]
+		return nc.Checks["login"] == CheckCritical && nc.Seq > oldSeq
+	})
+}
+
+// A leave intent that arrives after the failure detector declared the node
+// dead turns the failure into a leave; a repeated intent changes nothing.
+func TestLeaveIntentAfterFailure(t *testing.T) {
+	t.Parallel()
+	p := startPool(t, testConfig(t, "coord-1", coordMeta("coord-1")))
+	sub := p.Subscribe()
+	defer sub.Close()
+	x := Member{Name: "host-x", Addr: "127.0.0.1:9", State: StateAlive, Meta: agentMeta("host-x", RoleActive)}
+	expect := func(typ EventType, state State) {
+		t.Helper()
+		ev := waitEvent(t, sub.C(), typ.String(), func(ev Event) bool { return ev.Member.Name == "host-x" })
+		if ev.Type != typ || ev.Member.State != state {
+			t.Errorf("event = %s/%s, want %s/%s", ev.Type, ev.Member.State, typ, state)
+		}
+	}
+	p.observe(EventJoin, x)
+	expect(EventJoin, StateAlive)
+	x.State = StateDead
+	p.observe(EventFailed, x)
+	expect(EventFailed, StateDead)
+	p.handleLeaveIntent(leaveMsg{Node: "host-x", Life: 42})
+	expect(EventLeave, StateLeft)
+	p.handleLeaveIntent(leaveMsg{Node: "host-x", Life: 42})
+	if m, _ := member(p, "host-x"); m.State != StateLeft {
+		t.Errorf("host-x is %s, want left", m.State)
+	}
+
+	// The node comes back, later crashes: the old intent must not make
+	// that crash look like a leave.
+	x.State = StateAlive
+	p.observe(EventJoin, x)
+	p.handleLeaveIntent(leaveMsg{Node: "host-x", Life: 42})
+	x.State = StateDead
+	p.observe(EventFailed, x)
+	if m, _ := member(p, "host-x"); m.State != StateDead {
+		t.Errorf("after a rejoin and a crash host-x is %s, want dead", m.State)
 	}
 }
