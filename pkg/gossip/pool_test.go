@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"net"
-	"strconv"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 )
