@@ -18,8 +18,8 @@ import (
 // ErrShutdown is returned by operations on a [Pool] after [Pool.Shutdown].
 var ErrShutdown = errors.New("gossip: pool is shut down")
 
-// updateTimeout bounds how long [Pool.UpdateMeta] and [Pool.SetChecks] wait
-// for memberlist to hand the change to its gossip.
+// updateTimeout bounds how long [Pool.UpdateMeta] waits for memberlist to
+// finish gossiping the change.
 const updateTimeout = 5 * time.Second
 
 // Pool is this process's membership of the Understudy gossip pool.
@@ -62,9 +62,6 @@ func New(cfg Config) (*Pool, error) {
 	meta, err := cfg.Meta.Encode()
 	if err != nil {
 		return nil, err
-	}
-	if cfg.Profile == "" {
-		cfg.Profile = ProfileLAN
 	}
 	life := uint64(time.Now().UnixNano())
 	p := &Pool{
