@@ -11,6 +11,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/understudy/understudy/pkg/chunk"
 )
@@ -162,7 +163,7 @@ func openIndex(dir string, readOnly bool) (*bolt.DB, error) {
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: readOnly, Timeout: indexLockTimeout})
 	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
+		if errors.Is(err, bolterrors.ErrTimeout) {
 			return nil, fmt.Errorf("store: index busy: %w", err)
 		}
 		return nil, fmt.Errorf("%w: %v", ErrIndexDamaged, err)
