@@ -20,8 +20,8 @@ import (
 // writers, and stops early if the time limit passes first.
 const (
 	latencyWrites     = 2000
-	latencyWarmup     = 50
 	latencyHosts      = 200 // registrations cycle over this many host names
+	latencyWarmup     = latencyHosts
 	latencyRowLimit   = 30 * time.Second
 	concurrentWriters = 8
 )
@@ -93,24 +93,80 @@ func runWrites(addr, token string, total, writers int, limit time.Duration, pick
 // over, so that the catalogue stays the same size during a row.
 func cycle(i int) int { return i % latencyHosts }
 
-// measureWrites warms up addr, then runs the sequential and the concurrent
-// load against it and adds a row for each to tb. It fails the test only
-// when no write at all succeeded.
-func measureWrites(t *testing.T, tb *table, setup, target, addr, token string) {
+// leaderWatch polls who leads while a load runs.
+type leaderWatch struct {
+	stop    chan struct{}
+	done    chan struct{}
+	changes int // written by the polling goroutine, read after done
+}
+
+// watchLeader calls leader every 20 ms until [leaderWatch.finish] and counts
+// how often the named leader changes; an empty name (no leader, or no
+// answer) is not a change by itself.
+func watchLeader(leader func() string) *leaderWatch {
+	w := &leaderWatch{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		last := leader()
+		for {
+			select {
+			case <-w.stop:
+				return
+			case <-tick.C:
+			}
+			if now := leader(); now != "" {
+				if last != "" && now != last {
+					w.changes++
+				}
+				last = now
+			}
+		}
+	}()
+	return w
+}
+
+// finish stops the polling and returns the number of leader changes seen.
+func (w *leaderWatch) finish() int {
+	close(w.stop)
+	<-w.done
+	return w.changes
+}
+
+// target is a coordinator that writes are sent to.
+type target struct {
+	role string // leader or follower
+	addr string
+}
+
+// measureWrites first registers every host through the first target, so
+// that every timed write is an update of a catalogue of the same size.
+// Then, for one writer and for several, it runs the load against each
+// target in turn and adds a row to tb, with the number of leader changes
+// that leader (who leads now, "" if unknown) showed meanwhile. It fails the
+// test only when no write at all succeeded.
+func measureWrites(t *testing.T, tb *table, setup string, targets []target, token string, leader func() string) {
 	t.Helper()
-	runWrites(addr, token, latencyWarmup, 1, latencyRowLimit, cycle)
+	if r := runWrites(targets[0].addr, token, latencyWarmup, 1, latencyRowLimit, cycle); r.failed > 0 {
+		t.Fatalf("%s: warm-up: %d writes refused, the first with: %v", setup, r.failed, r.firstErr)
+	}
 	for _, writers := range []int{1, concurrentWriters} {
-		r := runWrites(addr, token, latencyWrites, writers, latencyRowLimit, cycle)
-		if r.failed > 0 {
-			tb.note("%s, sent to the %s, %d writers: %d writes refused, the first with: %v.", setup, target, writers, r.failed, r.firstErr)
+		for _, tg := range targets {
+			w := watchLeader(leader)
+			r := runWrites(tg.addr, token, latencyWrites, writers, latencyRowLimit, cycle)
+			changes := w.finish()
+			if r.failed > 0 {
+				tb.note("%s, sent to the %s, %d writers: %d writes refused, the first with: %v.", setup, tg.role, writers, r.failed, r.firstErr)
+			}
+			if len(r.lat) == 0 {
+				t.Fatalf("%s, %s, %d writers: no write succeeded", setup, tg.role, writers)
+			}
+			s := summarize(r.lat)
+			tb.add(setup, tg.role, fmt.Sprint(writers), fmt.Sprint(s.N), fmt.Sprint(r.failed),
+				ms(s.Mean), ms(s.P50), ms(s.P99), ms(s.Max),
+				fmt.Sprintf("%.0f", float64(s.N)/r.wall.Seconds()), fmt.Sprint(changes))
 		}
-		if len(r.lat) == 0 {
-			t.Fatalf("%s, %s, %d writers: no write succeeded", setup, target, writers)
-		}
-		s := summarize(r.lat)
-		tb.add(setup, target, fmt.Sprint(writers), fmt.Sprint(s.N), fmt.Sprint(r.failed),
-			ms(s.Mean), ms(s.P50), ms(s.P99), ms(s.Max),
-			fmt.Sprintf("%.0f", float64(s.N)/r.wall.Seconds()))
 	}
 }
 
@@ -148,8 +204,8 @@ func measureFsync(t *testing.T, dir string) summary {
 
 func newLatencyTable() *table {
 	return &table{
-		title:  fmt.Sprintf("Write latency: Register (PUT /v1/register, one host with 10 services) on 3 coordinators, %d writes per row after %d warm-up writes; times in ms", latencyWrites, latencyWarmup),
-		header: []string{"setup", "sent to", "writers", "ok", "refused", "mean", "p50", "p99", "max", "writes/s"},
+		title:  fmt.Sprintf("Write latency: Register (PUT /v1/register, one host with 10 services) on 3 coordinators, %d writes per row, updates of %d hosts registered beforehand; times in ms", latencyWrites, latencyHosts),
+		header: []string{"setup", "sent to", "writers", "ok", "refused", "mean", "p50", "p99", "max", "writes/s", "leader changes"},
 	}
 }
 
@@ -166,21 +222,35 @@ func TestWriteLatency(t *testing.T) {
 		c := startProcCluster(t, "lan")
 		l := c.leader(10 * time.Second)
 		f := c.follower(l)
-		measureWrites(t, tb, "3 processes, lan", "leader", c.procs[l].http, agentToken)
-		measureWrites(t, tb, "3 processes, lan", "follower", c.procs[f].http, agentToken)
-		if now := c.leader(10 * time.Second); now != l {
-			tb.note("3 processes: leadership moved from %s to %s during the run.", c.procs[l].name, c.procs[now].name)
+		// The first coordinator that names a leader answers.
+		leader := func() string {
+			for _, p := range c.procs {
+				ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+				got, err := p.client("").Leader(ctx)
+				cancel()
+				if err == nil && got.ID != "" {
+					return got.ID
+				}
+			}
+			return ""
 		}
+		measureWrites(t, tb, "3 processes, lan",
+			[]target{{"leader", c.procs[l].http}, {"follower", c.procs[f].http}}, agentToken, leader)
 	})
 	t.Run("in-process", func(t *testing.T) {
 		c := harness.New(t, 3)
 		l := c.Leader(30 * time.Second)
 		f := (l + 1) % len(c.Coordinators)
-		measureWrites(t, tb, "in-process (harness)", "leader", c.Coordinators[l].HTTPAddr(), c.AgentToken)
-		measureWrites(t, tb, "in-process (harness)", "follower", c.Coordinators[f].HTTPAddr(), c.AgentToken)
-		if now := c.Leader(10 * time.Second); now != l {
-			tb.note("In-process: leadership moved from coord-%d to coord-%d during the run.", l+1, now+1)
+		leader := func() string {
+			for _, co := range c.Coordinators {
+				if co.Running() && co.IsLeader() {
+					return co.Name()
+				}
+			}
+			return ""
 		}
+		measureWrites(t, tb, "in-process (harness)",
+			[]target{{"leader", c.Coordinators[l].HTTPAddr()}, {"follower", c.Coordinators[f].HTTPAddr()}}, c.AgentToken, leader)
 	})
 	tb.note("Load average (1, 5, 15 min) at start: %s; at end: %s.", load, loadAverage())
 	tb.print()
