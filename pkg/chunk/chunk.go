@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/restic/chunker"
 )
@@ -118,9 +119,48 @@ func ParamsFor(c Class) (Params, error) {
 		return Params{}, err
 	}
 	if c == ClassTransactional {
-		return Params{Min: 16 << 10, Max: 256 << 10, AverageBits: 16}, nil
+		return Params{Min: 48 << 10, Max: 256 << 10, AverageBits: 14}, nil
 	}
 	return Params{Min: chunker.MinSize, Max: chunker.MaxSize, AverageBits: 20}, nil
+}
+
+// dbSuffixes and dbPrefixes recognise database files by name: they are
+// rewritten in place page by page, so they get small chunks whatever the
+// dataset's class.
+var (
+	dbSuffixes = []string{".db", ".db3", ".sqlite", ".sqlite3", ".ibd", ".myd", ".myi", ".frm", ".mdb", ".ldb", ".wt", ".wal", "-wal", "-shm", "-journal"}
+	dbPrefixes = []string{"ibdata", "ib_logfile", "undo_"}
+)
+
+// IsDatabaseFile reports whether a file name (its base name) looks like a
+// database file: SQLite, InnoDB/MyISAM, LMDB, WiredTiger and their logs.
+func IsDatabaseFile(name string) bool {
+	n := strings.ToLower(name)
+	for _, s := range dbSuffixes {
+		if strings.HasSuffix(n, s) {
+			return true
+		}
+	}
+	for _, p := range dbPrefixes {
+		if strings.HasPrefix(n, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// ParamsForFile returns the chunk size bounds for one file of a dataset of
+// class c: the class's bounds, except that database files ([IsDatabaseFile])
+// always get the small transactional chunks. The choice depends only on
+// the class and the name, so a file is cut the same way in every snapshot.
+func ParamsForFile(c Class, name string) (Params, error) {
+	if err := c.Validate(); err != nil {
+		return Params{}, err
+	}
+	if IsDatabaseFile(name) {
+		return ParamsFor(ClassTransactional)
+	}
+	return ParamsFor(c)
 }
 
 // Chunker cuts a stream into content-defined chunks. It is not safe for

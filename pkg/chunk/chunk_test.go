@@ -160,3 +160,27 @@ func BenchmarkChunk(b *testing.B) {
 		}
 	})
 }
+
+func TestParamsForFile(t *testing.T) {
+	t.Parallel()
+	small, _ := ParamsFor(ClassTransactional)
+	large, _ := ParamsFor(ClassUser)
+	for _, tc := range []struct {
+		class Class
+		name  string
+		want  Params
+	}{
+		{ClassUser, "inventory.db", small},
+		{ClassState, "Region.SQLITE", small},
+		{ClassUser, "ibdata1", small},
+		{ClassUser, "assets.db-wal", small},
+		{ClassUser, "texture.j2k", large},
+		{ClassLog, "opensim.log", large},
+		{ClassTransactional, "anything", small},
+	} {
+		got, err := ParamsForFile(tc.class, tc.name)
+		if err != nil || got != tc.want {
+			t.Errorf("ParamsForFile(%s, %q) = %+v, %v; want %+v", tc.class, tc.name, got, err, tc.want)
+		}
+	}
+}

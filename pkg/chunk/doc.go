@@ -9,8 +9,11 @@
 //
 // Chunk sizes depend on the data class ([ParamsFor]): large chunks (512 KiB
 // to 8 MiB, 1 MiB on average) for user, state and log data, small ones
-// (16 KiB to 256 KiB, 64 KiB on average) for transactional data, so that a
-// rewritten 16 KiB database page costs kilobytes, not megabytes.
+// (48 KiB to 256 KiB, 64 KiB on average, a narrow spread) for transactional
+// data, so that a rewritten 16 KiB database page costs kilobytes, not
+// megabytes. Files
+// that look like databases by name get the small chunks in every class
+// ([ParamsForFile]).
 //
 // A chunk's [ID] is the SHA-256 of its plaintext. This package does no I/O
 // beyond reading the stream it is given and must not import other Understudy

@@ -270,8 +270,11 @@ type devIno struct{ dev, ino uint64 }
 type item struct {
 	node *snapshot.Node
 	path string // on disk
-	done chan struct{}
-	err  error
+	// grown is the parent's node of a file that got larger: maybe only
+	// appended to (logs, write-ahead logs).
+	grown *snapshot.Node
+	done  chan struct{}
+	err   error
 }
 
 type putReq struct {

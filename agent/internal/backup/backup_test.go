@@ -155,3 +155,57 @@ func TestBackupWaitsForLock(t *testing.T) {
 		t.Fatal("backup did not get the lock after it was released")
 	}
 }
+
+func TestAppendedFileStoresOnlyNewBytes(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	src := t.TempDir()
+	log := filepath.Join(src, "server.log")
+	data := make([]byte, 3<<20)
+	for i := range data {
+		data[i] = byte(i * 7 % 251)
+	}
+	os.WriteFile(log, data, 0o644)
+	st := newStore(t)
+	r1, err := backup.Run(ctx, st, src, backup.Options{Dataset: "logs", Class: "log"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _ := os.OpenFile(log, os.O_APPEND|os.O_WRONLY, 0)
+	extra := bytes.Repeat([]byte("new line of the log\n"), 5000) // 100 000 bytes
+	f.Write(extra)
+	f.Close()
+	r2, err := backup.Run(ctx, st, src, backup.Options{Dataset: "logs", Class: "log"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r2.Stats.ChunksNew > 2 || r2.Stats.BytesNew > int64(len(extra))+64<<10 {
+		t.Errorf("appending %d bytes stored %d new bytes in %d chunks", len(extra), r2.Stats.BytesNew, r2.Stats.ChunksNew)
+	}
+	n1, n2 := fileNode(t, st, r1, "server.log"), fileNode(t, st, r2, "server.log")
+	if len(n2.Chunks) <= len(n1.Chunks) {
+		t.Fatalf("appended file has %d chunks, before %d", len(n2.Chunks), len(n1.Chunks))
+	}
+	for i, c := range n1.Chunks {
+		if n2.Chunks[i] != c {
+			t.Errorf("chunk %d of the old content changed", i)
+		}
+	}
+	if n2.Size != int64(len(data)+len(extra)) {
+		t.Errorf("size %d", n2.Size)
+	}
+}
+
+func fileNode(t *testing.T, st *store.Store, rec *snapshot.Record, path string) *snapshot.Node {
+	t.Helper()
+	var out *snapshot.Node
+	if err := snapshot.Walk(t.Context(), st, rec, func(n *snapshot.Node) error {
+		if n.Path == path {
+			out = n
+		}
+		return nil
+	}); err != nil || out == nil {
+		t.Fatalf("%s not in snapshot: %v", path, err)
+	}
+	return out
+}

@@ -6,6 +6,9 @@
 // file whose size, mtime, ctime and inode are unchanged reuses the parent's
 // chunk list without being opened.
 //
+// Files are cut with the chunk sizes of the dataset's class, except that
+// database files get small chunks in every class ([chunk.ParamsForFile]).
+//
 // Files that must be read go through a pipeline: file workers read the data
 // regions of a file (holes of sparse files are skipped with SEEK_DATA /
 // SEEK_HOLE), cut them into content-defined chunks and hash them; put

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"slices"
 	"syscall"
 
 	"github.com/understudy/understudy/pkg/chunk"
@@ -21,10 +23,18 @@ const (
 )
 
 func (b *run) reader(ctx context.Context) error {
-	c := chunk.New(nil, b.pol, b.params)
-	buf := make([]byte, b.params.Max)
+	small, _ := chunk.ParamsFor(chunk.ClassTransactional)
+	chunkers := map[chunk.Params]*chunk.Chunker{
+		b.params: chunk.New(nil, b.pol, b.params),
+		small:    chunk.New(nil, b.pol, small),
+	}
+	buf := make([]byte, max(b.params.Max, small.Max))
 	for it := range b.jobs {
-		err := b.readFile(ctx, it, c, buf)
+		p, err := chunk.ParamsForFile(b.opts.Class, filepath.Base(it.path))
+		if err != nil {
+			return err
+		}
+		err = b.readFile(ctx, it, chunkers[p], buf)
 		if err != nil {
 			it.err = err
 		}
@@ -74,7 +84,14 @@ func (b *run) readFile(ctx context.Context, it *item, c *chunk.Chunker, buf []by
 	defer f.Close()
 	n := it.node
 	var refs []snapshot.ChunkRef
-	for _, r := range dataRegions(f, n.Size) {
+	regions := dataRegions(f, n.Size)
+	if prefix, ok, err := b.appendedTo(f, it.grown, buf); err != nil {
+		return fmt.Errorf("backup: read %s: %w", it.path, err)
+	} else if ok {
+		refs = prefix
+		regions = []region{{it.grown.Size, n.Size}}
+	}
+	for _, r := range regions {
 		c.Reset(io.NewSectionReader(f, r.off, r.end-r.off))
 		off := r.off
 		for {
@@ -107,4 +124,35 @@ func (b *run) readFile(ctx context.Context, it *item, c *chunk.Chunker, buf []by
 	}
 	n.Chunks = refs
 	return nil
+}
+
+// appendedTo checks whether f still starts with exactly the content of
+// parent (a smaller earlier version of the file), chunk by chunk, and if so
+// returns the parent's chunks: only the appended bytes then need chunking,
+// so appending to a log stores the new bytes and not the old tail again.
+func (b *run) appendedTo(f *os.File, parent *snapshot.Node, buf []byte) ([]snapshot.ChunkRef, bool, error) {
+	if parent == nil {
+		return nil, false, nil
+	}
+	pos := int64(0)
+	for _, c := range parent.Chunks {
+		if c.Offset != pos || c.Length > int64(cap(buf)) || !b.w.Has(c.ID) {
+			return nil, false, nil // holes, or data gone: chunk normally
+		}
+		pos += c.Length
+	}
+	if pos != parent.Size {
+		return nil, false, nil
+	}
+	for _, c := range parent.Chunks {
+		data := buf[:c.Length]
+		if _, err := f.ReadAt(data, c.Offset); err != nil {
+			return nil, false, err
+		}
+		b.bytesRead.Add(c.Length)
+		if chunk.Sum(data) != c.ID {
+			return nil, false, nil
+		}
+	}
+	return slices.Clone(parent.Chunks), true, nil
 }

@@ -103,11 +103,16 @@ func (b *run) visit(ctx context.Context, path, rel string, fi fs.FileInfo) error
 			}
 			b.links[key] = rel
 		}
-		if p := b.parent.find(rel); p != nil && b.unchanged(p, n) {
+		p := b.parent.find(rel)
+		if p != nil && b.unchanged(p, n) {
 			n.Chunks = p.Chunks
 			return b.emit(ctx, &item{node: n})
 		}
-		return b.emit(ctx, &item{node: n, path: path, done: make(chan struct{})})
+		it := &item{node: n, path: path, done: make(chan struct{})}
+		if p != nil && p.Type == snapshot.TypeFile && p.Size > 0 && p.Size < n.Size {
+			it.grown = p
+		}
+		return b.emit(ctx, it)
 	default:
 		b.opts.Logger.Warn("special file skipped", "path", path, "mode", fi.Mode().String())
 		return nil
