@@ -108,19 +108,21 @@ func startProcCluster(t *testing.T, profile string) *procCluster {
 		t.Fatal(err)
 	}
 	c := &procCluster{t: t, profile: profile}
-	t.Cleanup(c.killAll)
+	t.Cleanup(c.cleanup)
 	for i := range 3 {
 		var join []string
 		if i > 0 {
 			join = []string{c.procs[0].gossip}
 		}
-		c.procs = append(c.procs, c.start(fmt.Sprintf("coord-%d", i+1), key, join))
+		c.start(fmt.Sprintf("coord-%d", i+1), key, join)
 	}
 	c.leader(30 * time.Second)
 	return c
 }
 
-func (c *procCluster) start(name, key string, join []string) *coordProc {
+// start starts one coordinator, adds it to c (so that cleanup kills it even
+// if it never comes up) and waits for it to log its bound addresses.
+func (c *procCluster) start(name, key string, join []string) {
 	c.t.Helper()
 	dir := c.t.TempDir()
 	j := ""
@@ -150,6 +152,7 @@ log_level: info
 	if err := p.cmd.Start(); err != nil {
 		c.t.Fatal(err)
 	}
+	c.procs = append(c.procs, p)
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
@@ -172,7 +175,6 @@ log_level: info
 		return false
 	})
 	p.http, p.gossip = m[1], m[4]
-	return p
 }
 
 // alive reports whether the process has not exited.
@@ -196,10 +198,17 @@ func (p *coordProc) kill() {
 
 func (p *coordProc) client(token string) *api.Client { return api.NewClient(p.http, token) }
 
+// killAll SIGKILLs every coordinator that is still running.
 func (c *procCluster) killAll() {
 	for _, p := range c.procs {
 		p.kill()
 	}
+}
+
+// cleanup kills the cluster and, when the test failed, logs what each
+// coordinator wrote.
+func (c *procCluster) cleanup() {
+	c.killAll()
 	if c.t.Failed() {
 		for _, p := range c.procs {
 			p.mu.Lock()
