@@ -26,7 +26,7 @@ const (
 	concurrentWriters = 8
 )
 
-// registration returns the registration of host i of n with ten services,
+// registration returns the registration of host i with ten services,
 // the shape of a region-simulator host.
 func registration(i int) api.Registration {
 	r := api.Registration{
