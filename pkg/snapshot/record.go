@@ -106,12 +106,25 @@ func (r *Record) validate() error {
 	return nil
 }
 
-// Save commits a record. Call it only after [store.Writer.Flush] made the
-// tree and every chunk it names durable: a saved record is a complete,
-// restorable snapshot.
+// ErrIncomplete is returned by [Save] when the manifest's chunks are not
+// in the store.
+var ErrIncomplete = errors.New("snapshot: manifest chunks missing from the store")
+
+// Save commits a record atomically. It flushes w first and refuses a record
+// whose manifest chunks are not in the store; the chunks of the files must
+// be there too (the backup puts them before the manifest; the mirror must
+// send them first): a saved record is a complete, restorable snapshot.
 func Save(ctx context.Context, w *store.Writer, r *Record) error {
 	if err := r.validate(); err != nil {
 		return err
+	}
+	if err := w.Flush(ctx); err != nil {
+		return err
+	}
+	for _, id := range r.Tree {
+		if !w.Has(id) {
+			return fmt.Errorf("%w: snapshot %s needs %s", ErrIncomplete, ShortID(r.ID), id.Short())
+		}
 	}
 	b, err := json.Marshal(r)
 	if err != nil {

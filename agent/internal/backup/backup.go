@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -286,8 +287,10 @@ func (b *run) execute(ctx context.Context, tw *snapshot.TreeWriter) (snapshot.St
 	g, ctx := errgroup.WithContext(ctx)
 	if p := b.opts.Progress; p != nil {
 		scanCtx, cancelScan := context.WithCancel(ctx)
+		var scanning sync.WaitGroup
+		scanning.Go(func() { scan(scanCtx, b.root, p) })
+		defer scanning.Wait()
 		defer cancelScan()
-		go scan(scanCtx, b.root, p)
 	}
 	g.Go(func() error {
 		defer close(b.items)
