@@ -152,9 +152,13 @@ func printSimulation(w io.Writer, res standby.Result, cfg standby.SimConfig) err
 	}
 	sum := res.Summary
 	p := res.Policy
-	_, err := fmt.Fprintf(w, "\n%s trace, %d ticks of %s, provision delay %s; floor %d, max %d, ramp-down %s, dynamic standby %v\n"+
+	mode := "off"
+	if p.DynamicStandby.Enabled {
+		mode = "on"
+	}
+	_, err := fmt.Fprintf(w, "\n%s trace, %d ticks of %s, provision delay %s; floor %d, max %d, ramp-down %s, dynamic standby %s\n"+
 		"allocations %d, failed %d; requested %d, released %d; peak target %d, peak servers %d; standby server-ticks %d\n",
-		res.Kind, sum.Ticks, cfg.Tick, cfg.ProvisionDelay, p.StandbyFloor, p.MaxServers, p.RampDown, p.DynamicStandby.Enabled,
+		res.Kind, sum.Ticks, cfg.Tick, cfg.ProvisionDelay, p.StandbyFloor, p.MaxServers, p.RampDown, mode,
 		sum.Allocations, sum.Failed, sum.Requested, sum.Released, sum.PeakTarget, sum.PeakServers, sum.StandbyTicks)
 	return err
 }

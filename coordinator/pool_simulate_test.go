@@ -55,7 +55,7 @@ func TestPoolSimulateTableJSONAndSVG(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out, "allocations 186, failed") {
+	if !strings.Contains(out, "allocations 151, failed 5") {
 		t.Errorf("summary missing from:\n%s", out)
 	}
 	b, err := os.ReadFile(svg)

@@ -10,7 +10,7 @@ import (
 // Chart geometry, in SVG user units.
 const (
 	svgW, svgH                  = 960.0, 480.0
-	padL, padR, padTop, padBott = 60.0, 20.0, 60.0, 50.0
+	padL, padR, padTop, padBott = 60.0, 20.0, 76.0, 50.0
 )
 
 // WriteSVG draws res as a line chart: active servers, ready standby and the
@@ -105,7 +105,7 @@ func WriteSVG(w io.Writer, res Result) error {
 	lx := padL + 10
 	for _, l := range legend {
 		fmt.Fprintf(bw, `<rect x="%g" y="%g" width="14" height="4" fill="%s"/><text x="%g" y="%g">%s</text>`+"\n",
-			lx, padTop+8, l.color, lx+18, padTop+13, l.name)
+			lx, 53.0, l.color, lx+18, 58.0, l.name)
 		lx += 30 + 7*float64(len(l.name))
 	}
 	fmt.Fprintln(bw, `</svg>`)
