@@ -11,8 +11,10 @@
 //
 // With -tags packaging (make test-packaging) it also builds the packages
 // from a clean clone of the repository's HEAD (so commit first), inspects
-// them with dpkg-deb and rpm, and installs, upgrades, removes and purges the
-// .deb packages in a throwaway Debian root made by debootstrap. That needs
+// them with dpkg-deb and rpm, installs, upgrades, removes and purges the .deb
+// packages in a throwaway Debian root made by debootstrap, and runs the
+// packaged programs with NOTIFY_SOCKET and WATCHDOG_USEC set, as systemd
+// does, to see READY=1, watchdog pings and STOPPING=1 on SIGTERM. That needs
 // root and the tools apt-get install -y rpm debootstrap; the Debian root is
 // cached as a tarball under $HOME/.cache/understudy/.
 package packaging

@@ -136,6 +136,8 @@ func TestPackages(t *testing.T) {
 	t.Run("deb contents", func(t *testing.T) { inspectDeb(t, v1) })
 	t.Run("rpm contents", func(t *testing.T) { inspectRPM(t, v1) })
 	t.Run("install upgrade purge", func(t *testing.T) { installUpgradePurge(t, v1, v2) })
+	// dist/build still holds the second build's programs.
+	t.Run("daemons notify systemd", func(t *testing.T) { daemonsNotifySystemd(t, filepath.Join(src, "dist", "build")) })
 }
 
 // entry is one line of dpkg-deb --contents.
