@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -38,7 +39,7 @@ func newBackupCmd() *cobra.Command {
 			if fi, err := os.Stat(args[0]); err != nil || !fi.IsDir() {
 				return usagef("%s is not a directory", args[0])
 			}
-			if _, err := os.Stat(sf.dir + "/config.json"); err != nil {
+			if _, err := os.Stat(filepath.Join(sf.dir, "config.json")); err != nil {
 				key, _, err := loadOrCreateKey(sf.keyFile)
 				if err != nil {
 					return err

@@ -128,14 +128,12 @@ func (s *Store) Close() error {
 }
 
 // view runs fn against a read-only view of the index. When the index file
-// is damaged, it falls back (once, for the life of s) to an index rebuilt in
-// memory from the pack trailers, and logs that.
+// is damaged, it falls back to an index rebuilt in memory from the pack
+// trailers (built once and kept; the index file is tried again each time,
+// since the next writer repairs it).
 func (s *Store) view(fn func(indexView) error) error {
 	s.idxMu.Lock()
 	defer s.idxMu.Unlock()
-	if s.fallback != nil {
-		return fn(s.fallback)
-	}
 	db, err := openIndex(s.dir, true)
 	if err == nil && db == nil {
 		return fn(&memIndex{})
@@ -149,41 +147,25 @@ func (s *Store) view(fn func(indexView) error) error {
 		})
 		db.Close()
 		if !errors.Is(err, ErrIndexDamaged) {
+			s.fallback = nil
 			return err
 		}
 	}
 	if !errors.Is(err, ErrIndexDamaged) {
 		return err
 	}
-	s.log.Warn("index damaged, reading pack trailers instead", "err", err)
-	m, bad, rerr := s.codec.rebuildMem(s.dir)
-	if rerr != nil {
-		return rerr
-	}
-	for p, e := range bad {
-		s.log.Warn("pack unreadable while rebuilding index", "pack", p.String(), "err", e)
-	}
-	s.fallback = m
-	return fn(m)
-}
-
-// IndexDamaged reports whether this Store fell back to reading pack
-// trailers because the index file is damaged, and why.
-func (s *Store) IndexDamaged() error {
-	s.idxMu.Lock()
-	defer s.idxMu.Unlock()
 	if s.fallback == nil {
-		return nil
+		s.log.Warn("index damaged, reading pack trailers instead", "err", err)
+		m, bad, rerr := s.codec.rebuildMem(s.dir)
+		if rerr != nil {
+			return rerr
+		}
+		for p, e := range bad {
+			s.log.Warn("pack unreadable while rebuilding index", "pack", p.String(), "err", e)
+		}
+		s.fallback = m
 	}
-	db, err := openIndex(s.dir, true)
-	if err != nil {
-		return err
-	}
-	if db == nil {
-		return nil
-	}
-	defer db.Close()
-	return db.View(func(tx *bolt.Tx) error { return checkSize(s.dir, tx) })
+	return fn(s.fallback)
 }
 
 // Locate returns the locations of ids; ok[i] is false for IDs the index

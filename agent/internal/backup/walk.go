@@ -15,7 +15,8 @@ import (
 // walk visits the dataset in walk order and hands every node to the
 // manifest writer, and the files to read to the readers.
 func (b *run) walk(ctx context.Context) error {
-	fi, err := os.Lstat(b.root)
+	// The dataset root may be a symlink to the directory; follow it.
+	fi, err := os.Stat(b.root)
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}

@@ -18,9 +18,10 @@ import (
 	"github.com/understudy/understudy/pkg/store"
 )
 
-// setup backs up two datasets whose files land in separate packs (one
-// file per pack: each file is larger than the pack size), and returns the
-// store directory, the records and the source directories.
+// setup backs up two datasets whose files land in separate packs (each
+// file is one chunk, below the minimum chunk size, and larger than the pack
+// size, so every chunk closes its pack), and returns the store directory,
+// the records and the source directories.
 func setup(t *testing.T) (string, []*snapshot.Record, []string) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "store")
@@ -36,7 +37,7 @@ func setup(t *testing.T) (string, []*snapshot.Record, []string) {
 	for d, name := range []string{"alpha", "beta"} {
 		src := filepath.Join(t.TempDir(), name)
 		for i := range 3 {
-			data := make([]byte, 600<<10)
+			data := make([]byte, 300<<10)
 			for j := range data {
 				data[j] = byte(rng.Uint32())
 			}
