@@ -5,7 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"sync"
 	"time"
+
+	"github.com/understudy/understudy/agent/internal/health"
+	"github.com/understudy/understudy/agent/internal/promote"
 
 	"github.com/understudy/understudy/pkg/api"
 	"github.com/understudy/understudy/pkg/gossip"
@@ -16,7 +20,11 @@ type Agent struct {
 	cfg     Config
 	logger  *slog.Logger
 	pool    *gossip.Pool
+	checks  *health.Runner
+	orders  *promote.Manager
 	version string
+	// controllers replaces the process controller of named services.
+	controllers map[string]Controller
 
 	joinInterval     time.Duration
 	registerInterval time.Duration
@@ -28,6 +36,15 @@ type Option func(*Agent)
 // WithVersion sets the version gossiped and registered.
 func WithVersion(v string) Option { return func(a *Agent) { a.version = v } }
 
+// Controller starts and stops a service's process; see [WithController].
+type Controller = promote.Controller
+
+// WithController makes the agent start and stop service through c instead
+// of the commands in its configuration (dev mode runs services in process).
+func WithController(service string, c Controller) Option {
+	return func(a *Agent) { a.controllers[service] = c }
+}
+
 // New validates cfg and binds the gossip listener.
 func New(cfg Config, logger *slog.Logger, opts ...Option) (*Agent, error) {
 	if err := cfg.Validate(); err != nil {
@@ -36,10 +53,35 @@ func New(cfg Config, logger *slog.Logger, opts ...Option) (*Agent, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	a := &Agent{cfg: cfg, logger: logger, version: "dev", joinInterval: 2 * time.Second, registerInterval: 10 * time.Second}
+	a := &Agent{cfg: cfg, logger: logger, version: "dev", joinInterval: 2 * time.Second,
+		registerInterval: 10 * time.Second, controllers: map[string]Controller{}}
 	for _, o := range opts {
 		o(a)
 	}
+	checks := map[string]health.CheckConfig{}
+	var managed []promote.Service
+	for _, s := range cfg.Services {
+		if s.Check != nil {
+			checks[s.Name] = *s.Check
+		}
+		ctl := a.controllers[s.Name]
+		switch {
+		case ctl != nil:
+		case len(s.Run) > 0:
+			ctl = &promote.Process{Argv: s.Run, Dir: cfg.DataDir}
+		case len(s.Start) > 0:
+			ctl = &promote.Commands{StartArgv: s.Start, StopArgv: s.Stop}
+		default:
+			continue
+		}
+		managed = append(managed, promote.Service{Name: s.Name, Hot: s.Standby == "hot", Controller: ctl})
+	}
+	var err error
+	if a.checks, err = health.New(checks, logger.With("component", "health")); err != nil {
+		return nil, err
+	}
+	a.orders = promote.New(promote.Config{Host: cfg.NodeName, Services: managed, Client: a.coordinator,
+		Logger: logger.With("component", "orders")})
 	gcfg := gossip.DefaultConfig()
 	gcfg.NodeName = cfg.NodeName
 	gcfg.BindAddr = cfg.BindAddr
@@ -54,7 +96,6 @@ func New(cfg Config, logger *slog.Logger, opts ...Option) (*Agent, error) {
 		Role: gossip.Role(cfg.Role), Version: a.version,
 	}
 	gcfg.Logger = logger.With("component", "gossip")
-	var err error
 	if a.pool, err = gossip.New(gcfg); err != nil {
 		return nil, fmt.Errorf("gossip: %w", err)
 	}
@@ -81,6 +122,11 @@ func (a *Agent) Run(ctx context.Context) error {
 	if !a.join(ctx) {
 		return nil
 	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { a.checks.Run(ctx) })
+	wg.Go(func() { a.publishChecks(ctx) })
+	wg.Go(func() { a.orders.Run(ctx) })
 	registered := false
 	for {
 		if err := a.register(ctx, registered); err != nil {
@@ -96,6 +142,35 @@ func (a *Agent) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-time.After(wait):
+		}
+	}
+}
+
+// publishChecks gossips the check statuses whenever they change.
+func (a *Agent) publishChecks(ctx context.Context) {
+	publish := func(st map[string]health.Status) {
+		m := make(map[string]gossip.CheckStatus, len(st))
+		for name, s := range st {
+			cs, err := gossip.ParseCheckStatus(string(s))
+			if err != nil {
+				cs = gossip.CheckCritical
+			}
+			m[name] = cs
+		}
+		if err := a.pool.SetChecks(m); err != nil {
+			a.logger.Error("gossip check statuses", "err", err)
+		}
+	}
+	publish(a.checks.Status())
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case st, ok := <-a.checks.Changes():
+			if !ok {
+				return
+			}
+			publish(st)
 		}
 	}
 }
@@ -129,6 +204,7 @@ func (a *Agent) registration() api.Registration {
 	for _, s := range a.cfg.Services {
 		r.Services = append(r.Services, api.ServiceDef{
 			Name: s.Name, Grid: s.Grid, Port: s.Port, Tags: s.Tags, Primary: a.cfg.Role == string(gossip.RoleActive),
+			HasCheck: s.Check != nil,
 		})
 	}
 	return r

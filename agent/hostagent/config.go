@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 
+	"github.com/understudy/understudy/agent/internal/health"
 	"github.com/understudy/understudy/pkg/gossip"
 	"github.com/understudy/understudy/pkg/yamlconfig"
 )
@@ -43,13 +45,35 @@ type Ports struct {
 	Gossip int `yaml:"gossip"`
 }
 
-// Service is one service this host runs (role active) or stands by for.
+// Service is one service this host runs (as primary) or stands by for.
 type Service struct {
 	Name string   `yaml:"name"`
 	Grid string   `yaml:"grid"`
 	Port int      `yaml:"port"`
 	Tags []string `yaml:"tags"`
+	// Check is the service's health check; without one the service counts
+	// as passing while its host is alive.
+	Check *CheckConfig `yaml:"check"`
+	// Run is a command the agent runs and supervises itself while the host
+	// serves the service.
+	Run []string `yaml:"run"`
+	// Start and Stop are commands that start and stop a service managed
+	// elsewhere (systemd). Give Run, or Start and Stop, or neither (the
+	// agent then only registers the service).
+	Start []string `yaml:"start"`
+	Stop  []string `yaml:"stop"`
+	// Standby is "cold" (default: the service runs only on the primary) or
+	// "hot" (it runs on standbys too, for stateless services such as a
+	// login service).
+	Standby string `yaml:"standby"`
 }
+
+// CheckConfig is a service's health check: exactly one of http, tcp or
+// command, with interval, timeout and anti-flap thresholds.
+type CheckConfig = health.CheckConfig
+
+// managed reports whether the agent starts and stops the service.
+func (s Service) managed() bool { return len(s.Run) > 0 || len(s.Start) > 0 }
 
 // DefaultConfig returns the defaults every file is decoded over.
 func DefaultConfig() Config {
@@ -141,6 +165,20 @@ func (c Config) Validate() error {
 		seen[s.Name] = true
 		if s.Port < 1 || s.Port > 65535 {
 			add("services[%d].port: %d is out of range", i, s.Port)
+		}
+		if s.Check != nil {
+			if err := s.Check.Validate(); err != nil {
+				add("services[%d].check: %s", i, strings.ReplaceAll(err.Error(), "\n", "; "))
+			}
+		}
+		switch {
+		case len(s.Run) > 0 && (len(s.Start) > 0 || len(s.Stop) > 0):
+			add("services[%d]: give run, or start and stop, not both", i)
+		case (len(s.Start) > 0) != (len(s.Stop) > 0):
+			add("services[%d]: start and stop go together", i)
+		}
+		if s.Standby != "" && s.Standby != "hot" && s.Standby != "cold" {
+			add("services[%d].standby: %q is not hot or cold", i, s.Standby)
 		}
 	}
 	var lvl slog.Level

@@ -80,6 +80,7 @@ type HostInstance struct {
 	Instance
 	Epoch       uint64 `json:"epoch"`
 	PrimaryHost string `json:"primary_host"`
+	HostFenced  bool   `json:"host_fenced,omitempty"`
 }
 
 // HostInstances is the answer to a (blocking) read of a host's instances.

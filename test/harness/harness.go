@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -43,8 +45,12 @@ type Agent struct {
 	done   chan error
 }
 
-// Logger returns a logger writing to t.Log at the given level.
+// Logger returns a logger writing to t.Log at the given level, or at the
+// level named by UNDERSTUDY_TEST_LOG (debug, info, ...) when that is set.
 func Logger(t testing.TB, level slog.Level) *slog.Logger {
+	if env := os.Getenv("UNDERSTUDY_TEST_LOG"); env != "" {
+		level.UnmarshalText([]byte(env))
+	}
 	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: level}))
 }
 
@@ -58,7 +64,7 @@ func (w tWriter) Write(p []byte) (int, error) {
 
 // RaftTimings are Raft timings for loopback tests.
 func RaftTimings() server.RaftTimings {
-	return server.RaftTimings{Heartbeat: 150 * time.Millisecond, Election: 150 * time.Millisecond, LeaderLease: 75 * time.Millisecond}
+	return server.RaftTimings{Heartbeat: 300 * time.Millisecond, Election: 300 * time.Millisecond, LeaderLease: 150 * time.Millisecond}
 }
 
 // New starts n coordinators that bootstrap a cluster together.
@@ -185,9 +191,9 @@ func (c *Cluster) AgentConfig(name, role string, services ...hostagent.Service) 
 }
 
 // StartAgent starts an agent with cfg.
-func (c *Cluster) StartAgent(cfg hostagent.Config) *Agent {
+func (c *Cluster) StartAgent(cfg hostagent.Config, opts ...hostagent.Option) *Agent {
 	c.t.Helper()
-	a, err := hostagent.New(cfg, Logger(c.t, slog.LevelWarn).With("node", cfg.NodeName))
+	a, err := hostagent.New(cfg, Logger(c.t, slog.LevelWarn).With("node", cfg.NodeName), opts...)
 	if err != nil {
 		c.t.Fatalf("start agent %s: %v", cfg.NodeName, err)
 	}
@@ -243,6 +249,17 @@ func (c *Cluster) Leader(d time.Duration) int {
 		return false
 	})
 	return idx
+}
+
+var ipSeq atomic.Uint32
+
+// NextIP returns a loopback address no other test in this process uses,
+// and very likely none in another process: 127.P.P.N with P from the pid.
+// Linux answers on all of 127.0.0.0/8.
+func NextIP() string {
+	pid := os.Getpid()
+	n := ipSeq.Add(1)
+	return fmt.Sprintf("127.%d.%d.%d", 1+(pid>>8)%254, pid%256, 1+n%254)
 }
 
 // Eventually polls cond every 20 ms until it holds or d passes.

@@ -41,6 +41,7 @@ type serviceState struct {
 	Primary      string
 	Epoch        uint64
 	LastFailover int64
+	VacantSince  int64
 	instances    map[string]*Instance
 }
 

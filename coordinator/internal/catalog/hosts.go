@@ -44,7 +44,7 @@ func (c *Catalog) deleteHost(cmd *DeleteHost) error {
 	}
 	delete(c.hosts, cmd.Name)
 	for name, s := range c.services {
-		c.dropInstanceLocked(name, s, cmd.Name)
+		c.dropInstanceLocked(name, s, cmd.Name, 0)
 	}
 	return nil
 }
@@ -92,7 +92,8 @@ func (c *Catalog) HostInstances(host string) []HostInstance {
 	for _, name := range slices.Sorted(maps.Keys(c.services)) {
 		s := c.services[name]
 		if inst, ok := s.instances[host]; ok {
-			out = append(out, HostInstance{Instance: c.instanceLocked(s, inst), Epoch: s.Epoch, PrimaryHost: s.Primary})
+			out = append(out, HostInstance{Instance: c.instanceLocked(s, inst), Epoch: s.Epoch, PrimaryHost: s.Primary,
+				HostFenced: c.hosts[host] != nil && c.hosts[host].Fenced})
 		}
 	}
 	return out
@@ -106,4 +107,6 @@ type HostInstance struct {
 	Epoch uint64 `json:"epoch"`
 	// PrimaryHost is the service's primary, possibly another host.
 	PrimaryHost string `json:"primary_host"`
+	// HostFenced is true when the whole host is fenced: it serves nothing.
+	HostFenced bool `json:"host_fenced,omitempty"`
 }

@@ -36,13 +36,13 @@ func (c *Catalog) registerServices(index uint64, cmd *RegisterServices) error {
 	}
 	for name, s := range c.services {
 		if !seen[name] {
-			c.dropInstanceLocked(name, s, cmd.Host)
+			c.dropInstanceLocked(name, s, cmd.Host, at)
 		}
 	}
 	for _, def := range cmd.Services {
 		s := c.services[def.Name]
 		if s == nil {
-			s = &serviceState{Name: def.Name, instances: map[string]*Instance{}}
+			s = &serviceState{Name: def.Name, VacantSince: at, instances: map[string]*Instance{}}
 			c.services[def.Name] = s
 		}
 		inst, ok := s.instances[cmd.Host]
@@ -67,13 +67,13 @@ func (c *Catalog) registerServices(index uint64, cmd *RegisterServices) error {
 // dropInstanceLocked removes host's instance of a service; a service left
 // without instances disappears, and one that loses its primary has none
 // until the leader promotes another.
-func (c *Catalog) dropInstanceLocked(name string, s *serviceState, host string) {
+func (c *Catalog) dropInstanceLocked(name string, s *serviceState, host string, at int64) {
 	if _, ok := s.instances[host]; !ok {
 		return
 	}
 	delete(s.instances, host)
 	if s.Primary == host {
-		s.Primary = ""
+		s.Primary, s.VacantSince = "", at
 	}
 	if len(s.instances) == 0 {
 		delete(c.services, name)
@@ -182,7 +182,7 @@ func (c *Catalog) instanceLocked(s *serviceState, inst *Instance) Instance {
 
 func (c *Catalog) serviceLocked(s *serviceState) Service {
 	out := Service{Name: s.Name, Primary: s.Primary, Epoch: s.Epoch, LastFailover: s.LastFailover,
-		Instances: make([]Instance, 0, len(s.instances))}
+		VacantSince: s.VacantSince, Instances: make([]Instance, 0, len(s.instances))}
 	for _, inst := range s.instances {
 		out.Instances = append(out.Instances, c.instanceLocked(s, inst))
 	}

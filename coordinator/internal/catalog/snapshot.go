@@ -16,6 +16,7 @@ type snapshotService struct {
 	Primary      string     `json:"primary,omitempty"`
 	Epoch        uint64     `json:"epoch"`
 	LastFailover int64      `json:"last_failover,omitempty"`
+	VacantSince  int64      `json:"vacant_since,omitempty"`
 	Instances    []Instance `json:"instances"`
 }
 
@@ -40,7 +41,7 @@ func (c *Catalog) Snapshot() io.WriterTo {
 	}
 	for _, name := range slices.Sorted(maps.Keys(c.services)) {
 		s := c.services[name]
-		ss := snapshotService{Name: s.Name, Primary: s.Primary, Epoch: s.Epoch, LastFailover: s.LastFailover}
+		ss := snapshotService{Name: s.Name, Primary: s.Primary, Epoch: s.Epoch, LastFailover: s.LastFailover, VacantSince: s.VacantSince}
 		for _, h := range slices.Sorted(maps.Keys(s.instances)) {
 			i := *s.instances[h]
 			i.Tags = slices.Clone(i.Tags)
@@ -77,7 +78,7 @@ func (c *Catalog) Restore(r io.Reader) error {
 	}
 	services := make(map[string]*serviceState, len(d.Services))
 	for _, ss := range d.Services {
-		s := &serviceState{Name: ss.Name, Primary: ss.Primary, Epoch: ss.Epoch, LastFailover: ss.LastFailover,
+		s := &serviceState{Name: ss.Name, Primary: ss.Primary, Epoch: ss.Epoch, LastFailover: ss.LastFailover, VacantSince: ss.VacantSince,
 			instances: make(map[string]*Instance, len(ss.Instances))}
 		for i := range ss.Instances {
 			s.instances[ss.Instances[i].Host] = &ss.Instances[i]

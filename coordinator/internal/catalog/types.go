@@ -112,8 +112,11 @@ type Service struct {
 	// and an agent only serves the service at the current epoch.
 	Epoch uint64 `json:"epoch"`
 	// LastFailover is when the primary last changed (Unix milliseconds).
-	LastFailover int64      `json:"last_failover,omitempty"`
-	Instances    []Instance `json:"instances"`
+	LastFailover int64 `json:"last_failover,omitempty"`
+	// VacantSince is when the service last lost (or was created without)
+	// a primary; it means nothing while Primary is set.
+	VacantSince int64      `json:"vacant_since,omitempty"`
+	Instances   []Instance `json:"instances"`
 }
 
 // Promotion records one change of a service's primary.

@@ -50,6 +50,10 @@ type Decision struct {
 // Down reports why a service's primary cannot serve, or "" if it can.
 func Down(p Policy, now time.Time, svc catalog.Service, hosts map[string]catalog.Host) string {
 	if svc.Primary == "" {
+		// A new service waits a grace period for its primary to register.
+		if now.Sub(time.UnixMilli(svc.VacantSince)) <= p.Grace {
+			return ""
+		}
 		return "no primary"
 	}
 	h, ok := hosts[svc.Primary]

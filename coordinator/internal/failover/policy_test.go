@@ -65,7 +65,8 @@ func TestDecide(t *testing.T) {
 		{"no candidate", func(hs []catalog.Host, _ *catalog.Service) {
 			hs[0].Status, hs[1].Status, hs[2].Status = catalog.HostFailed, catalog.HostLeft, catalog.HostFailed
 		}, 0, true, nil, ""},
-		{"no primary at all", func(_ []catalog.Host, s *catalog.Service) { s.Primary = "" }, 0, false, nil, "a"},
+		{"no primary within grace", func(_ []catalog.Host, s *catalog.Service) { s.Primary, s.VacantSince = "", t0.UnixMilli() }, time.Second, false, nil, ""},
+		{"no primary past grace", func(_ []catalog.Host, s *catalog.Service) { s.Primary, s.VacantSince = "", t0.UnixMilli() }, 4 * time.Second, false, nil, "a"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -38,7 +38,8 @@ func (h *Handler) hostInstances(w http.ResponseWriter, r *http.Request) {
 	idx := cat.Index()
 	out := api.HostInstances{Index: idx, Instances: []api.HostInstance{}}
 	for _, hi := range cat.HostInstances(r.PathValue("name")) {
-		out.Instances = append(out.Instances, api.HostInstance{Instance: apiInstance(hi.Instance), Epoch: hi.Epoch, PrimaryHost: hi.PrimaryHost})
+		out.Instances = append(out.Instances, api.HostInstance{Instance: apiInstance(hi.Instance), Epoch: hi.Epoch,
+			PrimaryHost: hi.PrimaryHost, HostFenced: hi.HostFenced})
 	}
 	writeJSON(w, http.StatusOK, out)
 }

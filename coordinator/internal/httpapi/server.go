@@ -308,7 +308,8 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request) {
 	}
 	defs := make([]catalog.ServiceDef, 0, len(reg.Services))
 	for _, s := range reg.Services {
-		defs = append(defs, catalog.ServiceDef{Name: s.Name, Grid: s.Grid, Port: s.Port, Tags: s.Tags, Primary: s.Primary})
+		defs = append(defs, catalog.ServiceDef{Name: s.Name, Grid: s.Grid, Port: s.Port, Tags: s.Tags,
+			Primary: s.Primary, HasCheck: s.HasCheck})
 	}
 	cmd := &catalog.RegisterServices{Host: reg.Name, Services: defs, Upsert: &catalog.UpsertHost{
 		Name: reg.Name, Region: reg.Region, Role: catalog.Role(reg.Role),
