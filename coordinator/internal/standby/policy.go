@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -109,6 +110,11 @@ func ParsePolicy(r io.Reader) (Policy, error) {
 	if err := dec.Decode(&p); err != nil {
 		if errors.Is(err, io.EOF) {
 			return Policy{}, policyError{errors.New("policy: empty document")}
+		}
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			// One line per problem would break the CLI's one-line errors.
+			return Policy{}, policyError{fmt.Errorf("policy: %s", strings.Join(te.Errors, "; "))}
 		}
 		return Policy{}, policyError{fmt.Errorf("policy: %w", err)}
 	}
