@@ -178,10 +178,17 @@ func newServicesCmd() *cobra.Command {
 				return err
 			}
 			return f.output(cmd.OutOrStdout(), ss, func(tw *tabwriter.Writer) {
-				fmt.Fprintln(tw, "SERVICE\tHOST\tPORT\tPRIMARY\tHEALTH\tTAGS")
+				fmt.Fprintln(tw, "SERVICE\tEPOCH\tHOST\tPORT\tROLE\tHEALTH\tRUNNING\tTAGS")
 				for _, s := range ss {
 					for _, i := range s.Instances {
-						fmt.Fprintf(tw, "%s\t%s\t%d\t%t\t%s\t%s\n", s.Name, i.Host, i.Port, i.Primary, i.Health, dash(strings.Join(i.Tags, ",")))
+						role := "standby"
+						switch {
+						case i.Primary:
+							role = "primary"
+						case i.Fenced:
+							role = "fenced"
+						}
+						fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s\t%s\t%t\t%s\n", s.Name, s.Epoch, i.Host, i.Port, role, i.Health, i.Running, dash(strings.Join(i.Tags, ",")))
 					}
 				}
 			})

@@ -58,6 +58,10 @@ func newRootCmd() *cobra.Command {
 		newPeersCmd(),
 		newHostsCmd(),
 		newServicesCmd(),
+		newFailoverCmd(),
+		newDrainCmd(),
+		newFenceCmd(),
+		newPromotionsCmd(),
 		newKeygenCmd(),
 		newPoolCmd(),
 	)

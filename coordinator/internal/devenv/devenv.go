@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -82,9 +83,12 @@ func Run(ctx context.Context, o Options) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return coord.Run(gctx) })
 
-	type hostSpec struct{ name, role string }
+	// Each host has its own loopback address, so DNS answers tell them
+	// apart; the login service runs in process, started and stopped by the
+	// agent like any supervised service.
+	type hostSpec struct{ name, role, ip string }
 	var logins []string
-	for _, h := range []hostSpec{{"primary", "active"}, {"standby", "standby"}} {
+	for _, h := range []hostSpec{{"primary", "active", "127.0.0.2"}, {"standby", "standby", "127.0.0.3"}} {
 		loginDir := filepath.Join(dir, h.name, "login")
 		if err := os.MkdirAll(loginDir, 0o755); err != nil {
 			return err
@@ -92,26 +96,26 @@ func Run(ctx context.Context, o Options) error {
 		if err := gridlogin.AddAccount(loginDir, "Test", "User", "password"); err != nil {
 			return err
 		}
-		ls, err := gridlogin.New(gridlogin.Config{Grid: "Devgrid", Instance: h.name, DataDir: loginDir, Addr: "127.0.0.1:0"})
-		if err != nil {
-			return err
-		}
-		g.Go(func() error { return ls.Run(gctx) })
-		port, _ := portOf(ls.Addr())
-		logins = append(logins, ls.Addr())
+		loginAddr := net.JoinHostPort(h.ip, strconv.Itoa(loginPort))
+		ctl := gridlogin.NewController(gridlogin.Config{Grid: "Devgrid", Instance: h.name, DataDir: loginDir, Addr: loginAddr})
+		logins = append(logins, loginAddr)
 
 		acfg := hostagent.DefaultConfig()
 		acfg.NodeName = h.name
 		acfg.DataDir = filepath.Join(dir, h.name, "agent")
 		acfg.Role = h.role
-		acfg.BindAddr = "127.0.0.1"
+		acfg.BindAddr = h.ip
 		acfg.Ports = hostagent.Ports{}
 		acfg.RetryJoin = []string{coord.GossipAddr()}
 		acfg.Encrypt = key
 		acfg.Token = agentTok
 		acfg.GossipProfile = string(gossip.ProfileFast)
-		acfg.Services = []hostagent.Service{{Name: "login", Grid: "devgrid", Port: port, Tags: []string{"robust"}}}
-		ag, err := hostagent.New(acfg, o.Logger.With("node", h.name), hostagent.WithVersion(o.Version))
+		acfg.Services = []hostagent.Service{{
+			Name: "login", Grid: "devgrid", Port: loginPort, Tags: []string{"robust", "login"}, Standby: "hot",
+			Check: &hostagent.CheckConfig{HTTP: "http://" + loginAddr + "/get_grid_info", Interval: time.Second},
+		}}
+		ag, err := hostagent.New(acfg, o.Logger.With("node", h.name), hostagent.WithVersion(o.Version),
+			hostagent.WithController("login", ctl))
 		if err != nil {
 			return err
 		}
@@ -126,20 +130,25 @@ func Run(ctx context.Context, o Options) error {
   gossip         %s  key %s
   admin token    %s
   agent token    %s
-  login service  primary %s, standby %s (account "Test User", password "password")
+  login service  primary %s, hot standby %s (account "Test User", password "password")
   data           %s
 
 Try:
   dig @127.0.0.1 -p %s login.service.understudy
   dig @127.0.0.1 -p %s login.service.understudy SRV
   understudy-coordinator services --addr %s
+  understudy-coordinator failover login --addr %s --token %s
 `, coord.HTTPAddr(), coord.HTTPAddr(), coord.DNSAddr(), cfg.DNS.Zone, coord.GossipAddr(), key,
-		adminTok, agentTok, logins[0], logins[1], dir, dnsPort, dnsPort, coord.HTTPAddr())
+		adminTok, agentTok, logins[0], logins[1], dir, dnsPort, dnsPort, coord.HTTPAddr(), coord.HTTPAddr(), adminTok)
 	if o.Ready != nil {
 		o.Ready(coord)
 	}
 	return g.Wait()
 }
+
+// loginPort is where the stand-in login services listen, each on its host's
+// loopback address.
+const loginPort = 8002
 
 func token() string {
 	b := make([]byte, 16)

@@ -3,6 +3,7 @@ package devenv
 import (
 	"bytes"
 	"context"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	mdns "github.com/miekg/dns"
 
 	"github.com/understudy/understudy/coordinator/server"
+	"github.com/understudy/understudy/pkg/api"
 )
 
 type syncBuffer struct {
@@ -64,6 +66,27 @@ func TestDevAnswersLoginWithinSeconds(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("login SRV never answered with two instances: %v %v", r, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// A planned switchover puts the standby first.
+	admin := regexp.MustCompile(`admin token +(\S+)`).FindStringSubmatch(out.String())
+	if admin == nil {
+		t.Fatalf("no admin token in banner:\n%s", out.String())
+	}
+	if _, err := api.NewClient(s.HTTPAddr(), admin[1]).Failover(ctx, "login", ""); err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		m := new(mdns.Msg)
+		m.SetQuestion("login.service.understudy.", mdns.TypeSRV)
+		r, _, err := new(mdns.Client).Exchange(m, s.DNSAddr())
+		if err == nil && len(r.Answer) == 2 && r.Answer[0].(*mdns.SRV).Target == "standby.node.understudy." {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("standby never came first: %v %v", r, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
