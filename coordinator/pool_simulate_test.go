@@ -27,11 +27,11 @@ func runPoolSimulate(t *testing.T, args ...string) (string, error) {
 	return out.String(), err
 }
 
-const examples = "../examples/standby/"
+const poolExamples = "../examples/standby/"
 
 func TestPoolSimulateCSV(t *testing.T) {
 	t.Parallel()
-	out, err := runPoolSimulate(t, "--policy", examples+"policy.yaml", "--trace", examples+"playfab.csv", "--tick", "15m", "--csv")
+	out, err := runPoolSimulate(t, "--policy", poolExamples+"policy.yaml", "--trace", poolExamples+"playfab.csv", "--tick", "15m", "--csv")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +51,7 @@ func TestPoolSimulateCSV(t *testing.T) {
 func TestPoolSimulateTableJSONAndSVG(t *testing.T) {
 	t.Parallel()
 	svg := filepath.Join(t.TempDir(), "burst.svg")
-	out, err := runPoolSimulate(t, "--policy", examples+"policy.yaml", "--trace", examples+"burst.csv", "--svg", svg)
+	out, err := runPoolSimulate(t, "--policy", poolExamples+"policy.yaml", "--trace", poolExamples+"burst.csv", "--svg", svg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func TestPoolSimulateTableJSONAndSVG(t *testing.T) {
 	if err != nil || !bytes.HasPrefix(b, []byte("<svg")) {
 		t.Errorf("svg file: %v, %.40q", err, b)
 	}
-	out, err = runPoolSimulate(t, "--policy", examples+"policy.yaml", "--trace", examples+"burst.csv", "--json")
+	out, err = runPoolSimulate(t, "--policy", poolExamples+"policy.yaml", "--trace", poolExamples+"burst.csv", "--json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,13 +94,13 @@ func TestPoolSimulateBadInput(t *testing.T) {
 		want string
 	}{
 		{"missing flags", nil, "--policy and --trace are required"},
-		{"bad policy", []string{"--policy", badPolicy, "--trace", examples + "burst.csv"}, "standby_floor 20 is above max_servers 10"},
-		{"bad trace", []string{"--policy", examples + "policy.yaml", "--trace", badTrace}, "trace line 3: allocate \"x\""},
+		{"bad policy", []string{"--policy", badPolicy, "--trace", poolExamples + "burst.csv"}, "standby_floor 20 is above max_servers 10"},
+		{"bad trace", []string{"--policy", poolExamples + "policy.yaml", "--trace", badTrace}, "trace line 3: allocate \"x\""},
 		{"missing file", []string{"--policy", filepath.Join(dir, "none.yaml"), "--trace", badTrace}, "none.yaml"},
-		{"zero tick", []string{"--policy", examples + "policy.yaml", "--trace", examples + "burst.csv", "--tick", "0s"}, "--tick"},
-		{"csv and json", []string{"--policy", examples + "policy.yaml", "--trace", examples + "burst.csv", "--csv", "--json"}, "exclude"},
+		{"zero tick", []string{"--policy", poolExamples + "policy.yaml", "--trace", poolExamples + "burst.csv", "--tick", "0s"}, "--tick"},
+		{"csv and json", []string{"--policy", poolExamples + "policy.yaml", "--trace", poolExamples + "burst.csv", "--csv", "--json"}, "exclude"},
 		{"bad flag", []string{"--tick", "soon"}, "soon"},
-		{"extra argument", []string{"--policy", examples + "policy.yaml", "--trace", examples + "burst.csv", "extra"}, "extra"},
+		{"extra argument", []string{"--policy", poolExamples + "policy.yaml", "--trace", poolExamples + "burst.csv", "extra"}, "extra"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
