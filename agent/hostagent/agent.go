@@ -216,7 +216,19 @@ func (a *Agent) registration() api.Registration {
 func (a *Agent) register(ctx context.Context, check bool) error {
 	c, err := a.coordinator()
 	if err != nil {
-		return err
+		// Every coordinator left the pool (a full cluster restart): join
+		// again through the configured addresses.
+		jctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		n, jerr := a.pool.Join(jctx, a.cfg.RetryJoin)
+		cancel()
+		if jerr != nil || n == 0 {
+			return fmt.Errorf("%w; rejoin failed: %v", err, jerr)
+		}
+		a.logger.Info("rejoined gossip pool", "contacted", n)
+		if c, err = a.coordinator(); err != nil {
+			return err
+		}
+		check = false
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()

@@ -113,6 +113,7 @@ func (s *Server) leaderLoop(ctx context.Context) {
 	defer sub.Close()
 	tick := time.NewTicker(s.reconcileInterval)
 	defer tick.Stop()
+	var leaderSince time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -120,26 +121,46 @@ func (s *Server) leaderLoop(ctx context.Context) {
 		case <-sub.C():
 		case <-tick.C:
 		}
-		if s.raft.IsLeader() {
-			s.reconcile(ctx)
-			s.healthTick(ctx)
-			s.failoverTick(ctx)
+		if !s.raft.IsLeader() {
+			leaderSince = time.Time{}
+			continue
 		}
+		if leaderSince.IsZero() {
+			leaderSince = time.Now()
+		}
+		s.reconcile(ctx, time.Since(leaderSince) > s.absentGrace)
+		s.healthTick(ctx)
+		s.failoverTick(ctx)
 	}
 }
 
 // reconcile turns what gossip observed into catalogue commands and keeps
-// the Raft configuration in step with the coordinators in the pool.
-func (s *Server) reconcile(ctx context.Context) {
+// the Raft configuration in step with the coordinators in the pool. With
+// settled set (this node has led long enough for gossip to have found
+// every live agent), alive hosts that gossip does not know at all are
+// marked failed: their agent went away while no coordinator watched, for
+// instance during a restart of the whole cluster.
+func (s *Server) reconcile(ctx context.Context, settled bool) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	now := time.Now().UnixMilli()
+	known := map[string]bool{}
 	for _, m := range s.pool.Members() {
+		known[m.Name] = true
 		switch m.Meta.Kind {
 		case gossip.KindAgent:
 			s.reconcileAgent(ctx, m, now)
 		case gossip.KindCoordinator:
 			s.reconcileCoordinator(ctx, m)
+		}
+	}
+	if !settled {
+		return
+	}
+	for _, h := range s.catalog.Hosts() {
+		if h.Status == catalog.HostAlive && !known[h.Name] {
+			s.logger.Info("host absent from gossip", "host", h.Name)
+			s.apply(ctx, &catalog.SetHostStatus{Name: h.Name, Status: catalog.HostFailed, At: now})
 		}
 	}
 }

@@ -40,6 +40,9 @@ type Server struct {
 	// Timings, shortened by tests.
 	reconcileInterval time.Duration
 	joinInterval      time.Duration
+	// absentGrace is how long a new leader waits before it counts hosts
+	// unknown to gossip as failed.
+	absentGrace time.Duration
 
 	leaseMu    sync.Mutex // guards termLeases
 	termLeases termLeases
@@ -74,7 +77,7 @@ func New(cfg Config, logger *slog.Logger, opts ...Option) (*Server, error) {
 	}
 	s := &Server{
 		cfg: cfg, logger: logger, catalog: catalog.New(), version: "dev",
-		reconcileInterval: 250 * time.Millisecond, joinInterval: 2 * time.Second,
+		reconcileInterval: 250 * time.Millisecond, joinInterval: 2 * time.Second, absentGrace: 10 * time.Second,
 	}
 	for _, o := range opts {
 		o(s)

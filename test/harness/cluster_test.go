@@ -194,3 +194,39 @@ func TestDNSSameAnswersEverywhere(t *testing.T) {
 		}
 	}
 }
+
+func TestAgentRejoinsAfterWholeClusterRestart(t *testing.T) {
+	ctx := t.Context()
+	c := New(t, 1)
+	c.Leader(10 * time.Second)
+	ag := c.StartAgent(c.AgentConfig("host-a", "active", hostagent.Service{Name: "login", Port: 8002}))
+	cl := func() *api.Client { return c.Coordinators[0].Client("") }
+	Eventually(t, 10*time.Second, "host-a alive", func() bool {
+		h, err := cl().Host(ctx, "host-a")
+		return err == nil && h.Status == "alive"
+	})
+	// The whole cluster restarts; the agent is not restarted and must find
+	// its way back into the pool and the catalogue.
+	c.Restart(0)
+	c.Leader(10 * time.Second)
+	Eventually(t, 30*time.Second, "host-a back in gossip", func() bool {
+		ms, err := cl().Members(ctx)
+		if err != nil {
+			return false
+		}
+		for _, m := range ms {
+			if m.Name == "host-a" && m.State == "alive" {
+				return true
+			}
+		}
+		return false
+	})
+	// A host whose agent vanished while nobody watched is marked failed.
+	ag.Kill()
+	c.Restart(0)
+	c.Leader(10 * time.Second)
+	Eventually(t, 30*time.Second, "host-a failed", func() bool {
+		h, err := cl().Host(ctx, "host-a")
+		return err == nil && h.Status == "failed"
+	})
+}
