@@ -70,7 +70,7 @@ func (f *storeFlags) open() (*store.Store, error) {
 func classify(err error) error {
 	for _, e := range []error{
 		store.ErrNotStore, store.ErrExists, store.ErrKeyRequired, store.ErrWrongKey, store.ErrKeyUnexpected,
-		store.ErrLocked, snapshot.ErrNotFound, snapshot.ErrAmbiguous, chunk.ErrUnknownClass,
+		snapshot.ErrNotFound, snapshot.ErrAmbiguous, chunk.ErrUnknownClass,
 		restore.ErrPathNotFound,
 	} {
 		if errors.Is(err, e) {
