@@ -180,12 +180,19 @@ func TestRecoverLeftovers(t *testing.T) {
 	if err := os.WriteFile(tmp, []byte("partial"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	rec := filepath.Join(s.Dir(), recordsDir, "snapshots", ".tmp-abc-123")
+	os.MkdirAll(filepath.Dir(rec), 0o700)
+	if err := os.WriteFile(rec, []byte("half"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	w, err := s.Lock(ctx, LockOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(tmp); !os.IsNotExist(err) {
-		t.Errorf("temporary pack left behind: %v", err)
+	for _, p := range []string{tmp, rec} {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s left behind: %v", p, err)
+		}
 	}
 	d := randomData(1, 5000, true)
 	if _, err := w.Put(ctx, chunk.Sum(d), d); err != nil {

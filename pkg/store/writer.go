@@ -96,6 +96,16 @@ func (w *Writer) recover() error {
 			os.Remove(filepath.Join(s.dir, tmpDir, e.Name()))
 		}
 	}
+	// Half-written records (temporary files of an atomic write).
+	kinds, _ := os.ReadDir(filepath.Join(s.dir, recordsDir))
+	for _, k := range kinds {
+		ents, _ := os.ReadDir(filepath.Join(s.dir, recordsDir, k.Name()))
+		for _, e := range ents {
+			if strings.HasPrefix(e.Name(), ".tmp-") {
+				os.Remove(filepath.Join(s.dir, recordsDir, k.Name(), e.Name()))
+			}
+		}
+	}
 	db, err := openIndex(s.dir, false)
 	if err == nil {
 		err = db.View(func(tx *bolt.Tx) error { return checkSize(s.dir, tx) })
