@@ -72,8 +72,6 @@ type Service struct {
 // command, with interval, timeout and anti-flap thresholds.
 type CheckConfig = health.CheckConfig
 
-// managed reports whether the agent starts and stops the service.
-func (s Service) managed() bool { return len(s.Run) > 0 || len(s.Start) > 0 }
 
 // DefaultConfig returns the defaults every file is decoded over.
 func DefaultConfig() Config {
