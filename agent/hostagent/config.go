@@ -72,7 +72,6 @@ type Service struct {
 // command, with interval, timeout and anti-flap thresholds.
 type CheckConfig = health.CheckConfig
 
-
 // DefaultConfig returns the defaults every file is decoded over.
 func DefaultConfig() Config {
 	host, _ := os.Hostname()
