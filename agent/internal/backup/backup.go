@@ -136,8 +136,9 @@ func Run(ctx context.Context, st *store.Store, root string, opts Options) (*snap
 	if err != nil {
 		return nil, err
 	}
+	storeDir, _ := filepath.Abs(st.Dir())
 	b := &run{
-		opts: opts, root: abs, w: w, pol: st.Polynomial(), params: params, parent: cursor,
+		opts: opts, root: abs, storeDir: storeDir, w: w, pol: st.Polynomial(), params: params, parent: cursor,
 		sem:   semaphore.NewWeighted(opts.InFlight),
 		items: make(chan *item, 1024),
 		jobs:  make(chan *item, 4*opts.Workers),
@@ -248,18 +249,20 @@ func (c *parentCursor) find(path string) *snapshot.Node {
 
 // run is the state of one backup.
 type run struct {
-	opts   Options
-	root   string
-	w      *store.Writer
-	pol    chunk.Polynomial
-	params chunk.Params
-	parent *parentCursor
-	sem    *semaphore.Weighted
-	items  chan *item  // every node, in walk order
-	jobs   chan *item  // files to read
-	puts   chan putReq // chunks to store
-	links  map[devIno]string
-	stats  snapshot.Stats
+	opts Options
+	root string
+	// storeDir is skipped when the store lies inside the dataset.
+	storeDir string
+	w        *store.Writer
+	pol      chunk.Polynomial
+	params   chunk.Params
+	parent   *parentCursor
+	sem      *semaphore.Weighted
+	items    chan *item  // every node, in walk order
+	jobs     chan *item  // files to read
+	puts     chan putReq // chunks to store
+	links    map[devIno]string
+	stats    snapshot.Stats
 	// bytesRead counts file bytes read by the readers.
 	bytesRead atomic.Int64
 }

@@ -209,3 +209,25 @@ func fileNode(t *testing.T, st *store.Store, rec *snapshot.Record, path string) 
 	}
 	return out
 }
+
+func TestStoreInsideDatasetIsSkipped(t *testing.T) {
+	t.Parallel()
+	src := t.TempDir()
+	os.WriteFile(filepath.Join(src, "data"), []byte("data"), 0o644)
+	dir := filepath.Join(src, "backups")
+	if err := store.Init(dir, store.InitOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(dir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	rec, err := backup.Run(t.Context(), st, src, backup.Options{Dataset: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Stats.Files != 1 || rec.Stats.Dirs != 1 {
+		t.Errorf("snapshot holds %d files, %d dirs; want only data and the root", rec.Stats.Files, rec.Stats.Dirs)
+	}
+}

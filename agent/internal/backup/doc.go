@@ -18,7 +18,8 @@
 // walk order as results arrive, streamed into the store, and the snapshot
 // record is committed only after every chunk is durable.
 //
-// Device files, FIFOs and sockets are skipped. Extended attributes and ACLs
+// Device files, FIFOs and sockets are skipped, and so is the store itself
+// when it lies inside the dataset. Extended attributes and ACLs
 // are not recorded. Files changing while they are read are stored as read.
 //
 // This package imports pkg/chunk, pkg/store and pkg/snapshot only.

@@ -66,6 +66,9 @@ func (b *run) visit(ctx context.Context, path, rel string, fi fs.FileInfo) error
 		}
 		for _, e := range ents {
 			cpath := filepath.Join(path, e.Name())
+			if cpath == b.storeDir {
+				continue // never back up the store into itself
+			}
 			cfi, err := os.Lstat(cpath)
 			if errors.Is(err, fs.ErrNotExist) {
 				continue // vanished since the listing
