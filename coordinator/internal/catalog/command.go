@@ -25,6 +25,8 @@ const (
 	CmdPromote          CommandType = 7
 	CmdFenceHost        CommandType = 8
 	CmdClearFence       CommandType = 9
+	CmdReportDataset    CommandType = 10
+	CmdSetClusterConfig CommandType = 11
 )
 
 // Command is one change to the catalogue.
@@ -162,6 +164,10 @@ func Decode(b []byte) (Command, error) {
 		c = &FenceHost{}
 	case CmdClearFence:
 		c = &ClearFence{}
+	case CmdReportDataset:
+		c = &ReportDataset{}
+	case CmdSetClusterConfig:
+		c = &SetClusterConfig{}
 	default:
 		if t&IgnoreUnknown != 0 {
 			return nil, errIgnored

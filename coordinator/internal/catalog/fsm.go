@@ -33,6 +33,9 @@ type Catalog struct {
 	services map[string]*serviceState
 	// promotions is the most recent history, oldest first.
 	promotions []Promotion
+	// datasets: host + "\x00" + dataset → last report.
+	datasets map[string]*DatasetStatus
+	cluster  ClusterConfig
 }
 
 // serviceState is a service's failover state and its instances by host.
@@ -51,6 +54,7 @@ func New() *Catalog {
 		changed:  make(chan struct{}),
 		hosts:    map[string]*Host{},
 		services: map[string]*serviceState{},
+		datasets: map[string]*DatasetStatus{},
 	}
 }
 
@@ -90,6 +94,10 @@ func (c *Catalog) Apply(index uint64, entry []byte) error {
 		return c.fenceHost(index, cmd)
 	case *ClearFence:
 		return c.clearFence(index, cmd)
+	case *ReportDataset:
+		return c.reportDataset(cmd)
+	case *SetClusterConfig:
+		return c.setClusterConfig(cmd)
 	}
 	panic(fmt.Sprintf("catalog: no handler for %T", cmd))
 }

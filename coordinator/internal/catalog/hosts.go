@@ -43,6 +43,11 @@ func (c *Catalog) deleteHost(cmd *DeleteHost) error {
 		return fmt.Errorf("host %s: %w", cmd.Name, ErrNotFound)
 	}
 	delete(c.hosts, cmd.Name)
+	for k, d := range c.datasets {
+		if d.Host == cmd.Name {
+			delete(c.datasets, k)
+		}
+	}
 	for name, s := range c.services {
 		c.dropInstanceLocked(name, s, cmd.Name, 0)
 	}

@@ -26,6 +26,8 @@ type snapshotData struct {
 	Hosts      []Host            `json:"hosts"`
 	Services   []snapshotService `json:"services"`
 	Promotions []Promotion       `json:"promotions,omitempty"`
+	Datasets   []DatasetStatus   `json:"datasets,omitempty"`
+	Cluster    ClusterConfig     `json:"cluster"`
 }
 
 type snapshot struct{ data snapshotData }
@@ -35,7 +37,10 @@ type snapshot struct{ data snapshotData }
 func (c *Catalog) Snapshot() io.WriterTo {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	d := snapshotData{Version: snapshotVersion, Index: c.index, Promotions: slices.Clone(c.promotions)}
+	d := snapshotData{Version: snapshotVersion, Index: c.index, Promotions: slices.Clone(c.promotions), Cluster: c.cluster}
+	for _, k := range slices.Sorted(maps.Keys(c.datasets)) {
+		d.Datasets = append(d.Datasets, *c.datasets[k])
+	}
 	for _, name := range slices.Sorted(maps.Keys(c.hosts)) {
 		d.Hosts = append(d.Hosts, *c.hosts[name])
 	}
@@ -85,9 +90,14 @@ func (c *Catalog) Restore(r io.Reader) error {
 		}
 		services[ss.Name] = s
 	}
+	datasets := make(map[string]*DatasetStatus, len(d.Datasets))
+	for i := range d.Datasets {
+		datasets[datasetKey(d.Datasets[i].Host, d.Datasets[i].Dataset)] = &d.Datasets[i]
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.index, c.hosts, c.services, c.promotions = d.Index, hosts, services, d.Promotions
+	c.datasets, c.cluster = datasets, d.Cluster
 	c.notifyLocked()
 	return nil
 }
