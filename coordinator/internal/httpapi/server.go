@@ -125,6 +125,9 @@ func (h *Handler) routes() {
 	h.mux.HandleFunc("POST /v1/hosts/{name}/fence", h.write(scopeAdmin, h.fence(true)))
 	h.mux.HandleFunc("DELETE /v1/hosts/{name}/fence", h.write(scopeAdmin, h.fence(false)))
 	h.mux.HandleFunc("GET /v1/promotions", h.read(h.promotions))
+	h.mux.HandleFunc("GET /v1/datasets", h.read(h.datasets))
+	h.mux.HandleFunc("PUT /v1/hosts/{name}/datasets/{dataset}", h.write(scopeAgent, h.reportDataset))
+	h.mux.HandleFunc("GET /v1/cluster", h.read(h.cluster))
 	h.mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
