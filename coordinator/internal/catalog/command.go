@@ -29,6 +29,15 @@ const (
 	CmdSetClusterConfig CommandType = 11
 )
 
+// Standby pool command types (pools.go).
+const (
+	CmdSetPoolPolicy CommandType = 20
+	CmdPoolStep      CommandType = 21
+	CmdPoolAnswer    CommandType = 22
+	CmdAllocate      CommandType = 23
+	CmdDeallocate    CommandType = 24
+)
+
 // Command is one change to the catalogue.
 type Command interface {
 	commandType() CommandType
@@ -168,6 +177,16 @@ func Decode(b []byte) (Command, error) {
 		c = &ReportDataset{}
 	case CmdSetClusterConfig:
 		c = &SetClusterConfig{}
+	case CmdSetPoolPolicy:
+		c = &SetPoolPolicy{}
+	case CmdPoolStep:
+		c = &PoolStep{}
+	case CmdPoolAnswer:
+		c = &PoolAnswer{}
+	case CmdAllocate:
+		c = &Allocate{}
+	case CmdDeallocate:
+		c = &Deallocate{}
 	default:
 		if t&IgnoreUnknown != 0 {
 			return nil, errIgnored

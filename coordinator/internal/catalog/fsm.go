@@ -36,6 +36,8 @@ type Catalog struct {
 	// datasets: host + "\x00" + dataset → last report.
 	datasets map[string]*DatasetStatus
 	cluster  ClusterConfig
+	// pools are the standby pools by region (pools.go).
+	pools map[string]*poolState
 }
 
 // serviceState is a service's failover state and its instances by host.
@@ -55,6 +57,7 @@ func New() *Catalog {
 		hosts:    map[string]*Host{},
 		services: map[string]*serviceState{},
 		datasets: map[string]*DatasetStatus{},
+		pools:    map[string]*poolState{},
 	}
 }
 
@@ -98,6 +101,16 @@ func (c *Catalog) Apply(index uint64, entry []byte) error {
 		return c.reportDataset(cmd)
 	case *SetClusterConfig:
 		return c.setClusterConfig(cmd)
+	case *SetPoolPolicy:
+		return c.setPoolPolicy(index, cmd)
+	case *PoolStep:
+		return c.poolStep(index, cmd)
+	case *PoolAnswer:
+		return c.poolAnswer(index, cmd)
+	case *Allocate:
+		return c.allocate(index, cmd)
+	case *Deallocate:
+		return c.deallocate(index, cmd)
 	}
 	panic(fmt.Sprintf("catalog: no handler for %T", cmd))
 }

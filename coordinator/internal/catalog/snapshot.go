@@ -28,6 +28,7 @@ type snapshotData struct {
 	Promotions []Promotion       `json:"promotions,omitempty"`
 	Datasets   []DatasetStatus   `json:"datasets,omitempty"`
 	Cluster    ClusterConfig     `json:"cluster"`
+	Pools      []Pool            `json:"pools,omitempty"`
 }
 
 type snapshot struct{ data snapshotData }
@@ -38,6 +39,7 @@ func (c *Catalog) Snapshot() io.WriterTo {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	d := snapshotData{Version: snapshotVersion, Index: c.index, Promotions: slices.Clone(c.promotions), Cluster: c.cluster}
+	d.Pools = c.snapshotPoolsLocked()
 	for _, k := range slices.Sorted(maps.Keys(c.datasets)) {
 		d.Datasets = append(d.Datasets, *c.datasets[k])
 	}
@@ -98,6 +100,7 @@ func (c *Catalog) Restore(r io.Reader) error {
 	defer c.mu.Unlock()
 	c.index, c.hosts, c.services, c.promotions = d.Index, hosts, services, d.Promotions
 	c.datasets, c.cluster = datasets, d.Cluster
+	c.pools = restorePools(d.Pools)
 	c.notifyLocked()
 	return nil
 }
