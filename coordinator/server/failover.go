@@ -9,6 +9,7 @@ import (
 
 	"github.com/understudy/understudy/coordinator/internal/catalog"
 	"github.com/understudy/understudy/coordinator/internal/failover"
+	"github.com/understudy/understudy/pkg/chunk"
 	"github.com/understudy/understudy/pkg/gossip"
 )
 
@@ -68,7 +69,7 @@ func (b backend) Failover(ctx context.Context, service, to string) (catalog.Prom
 	}
 	if to == "" {
 		var found bool
-		to, found = failover.Standby(svc, s.catalog.Hosts(), s.catalog.Services(), nil)
+		to, found = failover.Standby(svc, s.catalog.Hosts(), s.catalog.Services(), s.freshness)
 		if !found {
 			return catalog.Promotion{}, fmt.Errorf("%w: service %s has no standby ready to take over", catalog.ErrConflict, service)
 		}
@@ -104,7 +105,7 @@ func (b backend) Drain(ctx context.Context, host string) ([]catalog.Promotion, e
 		if svc.Primary != host {
 			continue
 		}
-		to, ok := failover.Standby(svc, s.catalog.Hosts(), s.catalog.Services(), nil)
+		to, ok := failover.Standby(svc, s.catalog.Hosts(), s.catalog.Services(), s.freshness)
 		if !ok {
 			errs = append(errs, fmt.Errorf("%w: service %s has no standby ready to take over", catalog.ErrConflict, svc.Name))
 			continue
@@ -126,6 +127,7 @@ func (s *Server) failoverTick(ctx context.Context) {
 	in := failover.Input{
 		Now: now, Services: s.catalog.Services(), Hosts: s.catalog.Hosts(),
 		LeaseExpired: func(svc string) bool { return leases.Expired(svc, now) },
+		Freshness:    s.freshness,
 	}
 	for _, d := range failover.Decide(s.policy(), in) {
 		svc, ok := s.catalog.Service(d.Service)
@@ -136,6 +138,27 @@ func (s *Server) failoverTick(ctx context.Context) {
 			s.logger.Warn("promotion failed", "service", d.Service, "to", d.To, "err", err)
 		}
 	}
+}
+
+// freshness is when host last held a complete copy of service's data.
+func (s *Server) freshness(service, host string) time.Time {
+	if ms := s.catalog.Freshness(service, host); ms > 0 {
+		return time.UnixMilli(ms)
+	}
+	return time.Time{}
+}
+
+// clusterTick chooses the cluster's chunking polynomial once.
+func (s *Server) clusterTick(ctx context.Context) {
+	if s.catalog.Cluster().ChunkerPolynomial != 0 {
+		return
+	}
+	pol, err := chunk.RandomPolynomial()
+	if err != nil {
+		s.logger.Error("choose chunking polynomial", "err", err)
+		return
+	}
+	s.apply(ctx, &catalog.SetClusterConfig{ChunkerPolynomial: uint64(pol)})
 }
 
 // healthTick copies the check states agents gossip into the catalogue.

@@ -131,6 +131,7 @@ func (s *Server) leaderLoop(ctx context.Context) {
 		s.reconcile(ctx, time.Since(leaderSince) > s.absentGrace)
 		s.healthTick(ctx)
 		s.failoverTick(ctx)
+		s.clusterTick(ctx)
 	}
 }
 
