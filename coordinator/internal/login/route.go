@@ -141,7 +141,7 @@ func buildTable(index uint64, svcs []catalog.Service) *routeTable {
 	}
 	for grid, names := range claims {
 		if len(names) > 1 {
-			t.grids[grid] = &gridService{err: fmt.Errorf("%w: grid %q is served by %s; name one %q or tag only one %q",
+			t.grids[grid] = &gridService{err: fmt.Errorf("%w: grid %q: %s all claim it; keep one named %q or tagged %q",
 				ErrAmbiguousGrid, grid, strings.Join(names, ", "), LoginTag, LoginTag)}
 		}
 	}
