@@ -207,7 +207,7 @@ func TestPoolViewAndRequests(t *testing.T) {
 		t.Fatal(err)
 	}
 	v = view()
-	if len(v.Requests) != 2 || v.Requests[0].ID != fmt.Sprintf("eu/provision/1.1") || v.Requests[1].ID != "eu/release/1.2" ||
+	if len(v.Requests) != 2 || v.Requests[0].ID != "eu/provision/1.1" || v.Requests[1].ID != "eu/release/1.2" ||
 		v.State != st || v.Target != 4 || v.Generation != gen+1 {
 		t.Fatalf("pool after step = %+v", v.Pool)
 	}
