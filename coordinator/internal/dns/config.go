@@ -59,6 +59,14 @@ type Config struct {
 	// source network (an IPv4 /24 or an IPv6 /56), with a burst of the same
 	// size. 0 turns rate limiting off.
 	RateLimit int
+	// Observe, when set, is called once per query the handler answers or
+	// drops, with the query type ("A", "SRV", ...; "other" for types
+	// without a name), the response code ("NOERROR", "NXDOMAIN", ...;
+	// "dropped" when the rate limit dropped the query) and the time taken
+	// to answer. It runs on the query's goroutine, so it must be cheap and
+	// safe for concurrent use. Packets rejected before parsing are not
+	// observed.
+	Observe func(qtype, rcode string, took time.Duration)
 	// Logger receives lifecycle messages. Nil discards them.
 	Logger *slog.Logger
 }

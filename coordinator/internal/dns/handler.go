@@ -46,6 +46,7 @@ type Handler struct {
 	maxStale    time.Duration
 	staleness   func() time.Duration
 	nameServers func() []NameServer
+	observe     func(qtype, rcode string, took time.Duration)
 
 	limit    *limiter // nil when rate limiting is off
 	cache    answerCache
@@ -71,6 +72,7 @@ func NewHandler(cfg Config, view View) (*Handler, error) {
 		maxStale:    cfg.MaxStale,
 		staleness:   cfg.Staleness,
 		nameServers: cfg.NameServers,
+		observe:     cfg.Observe,
 	}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
@@ -92,20 +94,57 @@ func (h *Handler) ServeDNS(w mdns.ResponseWriter, r *mdns.Msg) {
 	if r.Response {
 		return // never answer answers: that is how reflection loops start
 	}
+	var start time.Time
+	if h.observe != nil {
+		start = time.Now()
+	}
 	_, tcp := w.RemoteAddr().(*net.TCPAddr)
 	if !tcp && h.limit != nil {
 		switch h.limit.allow(w.RemoteAddr()) {
 		case verdictDrop:
+			h.observed(r, "dropped", start)
 			return
 		case verdictSlip:
 			m := new(mdns.Msg)
 			m.SetReply(r)
 			m.Truncated = true
 			h.write(w, m)
+			h.observed(r, rcodeName(m.Rcode), start)
 			return
 		}
 	}
-	h.write(w, h.answer(r, tcp))
+	m := h.answer(r, tcp)
+	h.write(w, m)
+	h.observed(r, rcodeName(m.Rcode), start)
+}
+
+// observed reports one query to the Observe hook, if any.
+func (h *Handler) observed(r *mdns.Msg, rcode string, start time.Time) {
+	if h.observe == nil {
+		return
+	}
+	qtype := "none"
+	if len(r.Question) > 0 {
+		qtype = qtypeName(r.Question[0].Qtype)
+	}
+	h.observe(qtype, rcode, time.Since(start))
+}
+
+// qtypeName names a query type, folding types without a name into "other"
+// so that metrics labels stay bounded.
+func qtypeName(t uint16) string {
+	if s, ok := mdns.TypeToString[t]; ok {
+		return s
+	}
+	return "other"
+}
+
+// rcodeName names a response code; see [qtypeName].
+func rcodeName(rc int) string {
+	if s, ok := mdns.RcodeToString[rc]; ok {
+		return s
+	}
+	return "other"
 }
 
 func (h *Handler) write(w mdns.ResponseWriter, m *mdns.Msg) {
