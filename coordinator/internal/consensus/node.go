@@ -61,6 +61,11 @@ type Config struct {
 	TrailingLogs uint64
 
 	Logger *slog.Logger
+	// OnLeaderChange, when set, is called each time this node learns of a
+	// new leader, with its ID ("" when the node lost its leader). Calls come
+	// one at a time from a goroutine of the node; a slow callback makes
+	// the node drop (not delay) later observations.
+	OnLeaderChange func(leaderID string)
 }
 
 // DefaultConfig returns production timings (Raft's defaults).
@@ -104,6 +109,12 @@ type Node struct {
 	store  *raftboltdb.BoltStore
 	id     string
 	logger *slog.Logger
+
+	// observer and observed are set when Config.OnLeaderChange is: the
+	// observation channel's reader closes observed when it ends.
+	observer *raft.Observer
+	obsCh    chan raft.Observation
+	observed chan struct{}
 
 	closeOnce sync.Once
 	closeErr  error
@@ -173,7 +184,29 @@ func New(cfg Config, fsm FSM) (*Node, error) {
 		store.Close()
 		return nil, fmt.Errorf("start raft: %w", err)
 	}
-	return &Node{raft: r, trans: trans, store: store, id: cfg.ID, logger: cfg.Logger}, nil
+	n := &Node{raft: r, trans: trans, store: store, id: cfg.ID, logger: cfg.Logger}
+	if cfg.OnLeaderChange != nil {
+		n.observeLeader(cfg.OnLeaderChange)
+	}
+	return n, nil
+}
+
+// observeLeader registers a Raft observer of leader changes and feeds fn
+// from it until Shutdown.
+func (n *Node) observeLeader(fn func(string)) {
+	n.obsCh = make(chan raft.Observation, 16)
+	n.observed = make(chan struct{})
+	n.observer = raft.NewObserver(n.obsCh, false, func(o *raft.Observation) bool {
+		_, ok := o.Data.(raft.LeaderObservation)
+		return ok
+	})
+	n.raft.RegisterObserver(n.observer)
+	go func() {
+		defer close(n.observed)
+		for o := range n.obsCh {
+			fn(string(o.Data.(raft.LeaderObservation).LeaderID))
+		}
+	}()
 }
 
 func setIf(dst *time.Duration, v time.Duration) {
@@ -348,6 +381,12 @@ func (n *Node) Stats() map[string]string { return n.raft.Stats() }
 func (n *Node) Shutdown() error {
 	n.closeOnce.Do(func() {
 		n.closeErr = n.raft.Shutdown().Error()
+		if n.observer != nil {
+			// Raft's goroutines have stopped: nothing sends any more.
+			n.raft.DeregisterObserver(n.observer)
+			close(n.obsCh)
+			<-n.observed
+		}
 		n.trans.Close()
 		if err := n.store.Close(); n.closeErr == nil {
 			n.closeErr = err
