@@ -28,6 +28,7 @@ type Runner struct {
 	mu      sync.Mutex // guards the fields below and sends on changes
 	states  map[string]State
 	started bool
+	onProbe func(check string, result Status, took time.Duration)
 }
 
 type check struct {
@@ -103,6 +104,16 @@ func (r *Runner) Run(ctx context.Context) error {
 	return nil
 }
 
+// OnProbe sets a function called after every probe that counts (see
+// [Runner.Run]) with the check's name, the probe's result and how long it
+// took; metrics use it. Set it before Run. It is called from the checks'
+// goroutines, one probe at a time per check, and must be quick.
+func (r *Runner) OnProbe(fn func(check string, result Status, took time.Duration)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.onProbe = fn
+}
+
 // Status returns every check's current status, by name. The map is the
 // caller's.
 func (r *Runner) Status() map[string]Status {
@@ -139,10 +150,15 @@ func (r *Runner) loop(ctx context.Context, c *check) {
 	defer tick.Stop()
 	for {
 		pctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+		start := time.Now()
 		res := c.probe(pctx)
+		took := time.Since(start)
 		cancel()
 		if ctx.Err() != nil {
 			return
+		}
+		if fn := r.observer(); fn != nil {
+			fn(c.name, res.status, took)
 		}
 		r.record(c, res)
 		select {
@@ -151,6 +167,12 @@ func (r *Runner) loop(ctx context.Context, c *check) {
 		case <-tick.C:
 		}
 	}
+}
+
+func (r *Runner) observer() func(string, Status, time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.onProbe
 }
 
 // record applies one probe result to its check's state and publishes a
