@@ -35,6 +35,11 @@ type Config struct {
 	// Tick is how often the manager re-examines its services when nothing
 	// happens (default 100ms).
 	Tick time.Duration
+	// OnRenew, when set, is called after every lease renewal attempt with
+	// the service and the outcome: "granted", "refused" (another host
+	// holds the service or the epoch moved on) or "error" (no
+	// coordinator answered). It must be quick.
+	OnRenew func(service, outcome string)
 }
 
 // Manager runs and stops a host's services as the coordinators decide.
@@ -198,6 +203,16 @@ func (m *Manager) renew(ctx context.Context, name string, epoch uint64) {
 	rctx, cancel := context.WithTimeout(ctx, defaultTTL)
 	ttl, err := c.RenewLease(rctx, name, m.cfg.Host, epoch)
 	cancel()
+	if m.cfg.OnRenew != nil {
+		switch {
+		case err == nil:
+			m.cfg.OnRenew(name, "granted")
+		case api.IsStatus(err, http.StatusConflict):
+			m.cfg.OnRenew(name, "refused")
+		default:
+			m.cfg.OnRenew(name, "error")
+		}
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	st := m.states[name]
@@ -217,6 +232,32 @@ func (m *Manager) renew(ctx context.Context, name string, epoch uint64) {
 	default:
 		m.log.Debug("lease renewal failed", "service", name, "err", err)
 	}
+}
+
+// ServiceState is what [Manager.States] reports of one service.
+type ServiceState struct {
+	Name string
+	// Running is what the service's controller says now.
+	Running bool
+	// LeaseValid is true while this host holds an unexpired lease as the
+	// service's primary.
+	LeaseValid bool
+}
+
+// States reports every managed service, in no particular order.
+func (m *Manager) States() []ServiceState {
+	now := time.Now()
+	m.mu.Lock()
+	out := make([]ServiceState, 0, len(m.states))
+	for name, st := range m.states {
+		out = append(out, ServiceState{Name: name,
+			LeaseValid: st.hasView && st.leaseEpoch == st.view.Epoch && now.Before(st.validUntil)})
+	}
+	m.mu.Unlock()
+	for i := range out {
+		out[i].Running = m.services[out[i].Name].Controller.Running()
+	}
+	return out
 }
 
 // shouldRun decides whether a service's process may run now.
