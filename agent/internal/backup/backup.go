@@ -281,9 +281,41 @@ type item struct {
 	err   error
 }
 
+// putReq carries one chunk of a file from a reader to a putter, which
+// hashes it, fills in its ID at index idx of the file's chunk list and
+// stores it if new.
 type putReq struct {
-	id   chunk.ID
+	file *fileState
+	idx  int
 	data []byte
+}
+
+// fileState gathers the chunk list of a file being read. pending counts
+// chunks still with the putters, plus one while the reader is still
+// reading; whoever brings it to zero completes the item.
+type fileState struct {
+	it      *item
+	pending atomic.Int64
+	// mu guards refs and err.
+	mu   sync.Mutex
+	refs []snapshot.ChunkRef
+	err  error
+}
+
+// done records one finished unit of work (a chunk, or the reading).
+func (f *fileState) done(err error) {
+	f.mu.Lock()
+	if err != nil && f.err == nil {
+		f.err = err
+	}
+	f.mu.Unlock()
+	if f.pending.Add(-1) != 0 {
+		return
+	}
+	f.mu.Lock()
+	f.it.node.Chunks, f.it.err = f.refs, f.err
+	f.mu.Unlock()
+	close(f.it.done)
 }
 
 func (b *run) execute(ctx context.Context, tw *snapshot.TreeWriter) (snapshot.Stats, error) {
@@ -363,8 +395,13 @@ func (b *run) writeManifest(ctx context.Context, tw *snapshot.TreeWriter) error 
 
 func (b *run) putter(ctx context.Context) error {
 	for req := range b.puts {
-		_, err := b.w.Put(ctx, req.id, req.data)
+		id := chunk.Sum(req.data)
+		req.file.mu.Lock()
+		req.file.refs[req.idx].ID = id
+		req.file.mu.Unlock()
+		_, err := b.w.Put(ctx, id, req.data)
 		b.sem.Release(int64(len(req.data)))
+		req.file.done(err)
 		if err != nil {
 			return err
 		}

@@ -34,11 +34,10 @@ func (b *run) reader(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		err = b.readFile(ctx, it, chunkers[p], buf)
-		if err != nil {
-			it.err = err
-		}
-		close(it.done)
+		f := &fileState{it: it}
+		f.pending.Store(1)
+		err = b.readFile(ctx, f, chunkers[p], buf)
+		f.done(err)
 		if err != nil {
 			return err
 		}
@@ -76,19 +75,21 @@ func dataRegions(f *os.File, size int64) []region {
 	return rs
 }
 
-func (b *run) readFile(ctx context.Context, it *item, c *chunk.Chunker, buf []byte) error {
+// readFile reads and chunks one file and hands the chunks to the putters,
+// which hash and store them; f collects the chunk list.
+func (b *run) readFile(ctx context.Context, fs *fileState, c *chunk.Chunker, buf []byte) error {
+	it := fs.it
 	f, err := b.opts.Open(it.path)
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
 	defer f.Close()
 	n := it.node
-	var refs []snapshot.ChunkRef
 	regions := dataRegions(f, n.Size)
 	if prefix, ok, err := b.appendedTo(f, it.grown, buf); err != nil {
 		return fmt.Errorf("backup: read %s: %w", it.path, err)
 	} else if ok {
-		refs = prefix
+		fs.refs = prefix
 		regions = []region{{it.grown.Size, n.Size}}
 	}
 	for _, r := range regions {
@@ -102,27 +103,27 @@ func (b *run) readFile(ctx context.Context, it *item, c *chunk.Chunker, buf []by
 			if err != nil {
 				return fmt.Errorf("backup: read %s: %w", it.path, err)
 			}
-			id := chunk.Sum(data)
-			refs = append(refs, snapshot.ChunkRef{ID: id, Offset: off, Length: int64(len(data))})
-			off += int64(len(data))
 			b.bytesRead.Add(int64(len(data)))
-			if b.w.Has(id) {
-				continue
-			}
 			if err := b.sem.Acquire(ctx, int64(len(data))); err != nil {
 				return err
 			}
 			cp := make([]byte, len(data))
 			copy(cp, data)
+			fs.mu.Lock()
+			idx := len(fs.refs)
+			fs.refs = append(fs.refs, snapshot.ChunkRef{Offset: off, Length: int64(len(data))})
+			fs.mu.Unlock()
+			off += int64(len(data))
+			fs.pending.Add(1)
 			select {
-			case b.puts <- putReq{id: id, data: cp}:
+			case b.puts <- putReq{file: fs, idx: idx, data: cp}:
 			case <-ctx.Done():
+				fs.pending.Add(-1)
 				b.sem.Release(int64(len(cp)))
 				return ctx.Err()
 			}
 		}
 	}
-	n.Chunks = refs
 	return nil
 }
 
