@@ -11,8 +11,8 @@
 //
 // Files that must be read go through a pipeline: file workers read the data
 // regions of a file (holes of sparse files are skipped with SEEK_DATA /
-// SEEK_HOLE), cut them into content-defined chunks and hash them; put
-// workers compress, encrypt and append new chunks to packs. Both stages run
+// SEEK_HOLE) and cut them into content-defined chunks; put workers hash
+// them, and compress, encrypt and append the new ones to packs. Both stages run
 // on every core, and a byte budget bounds the chunk data in flight, so
 // memory stays flat whatever the dataset size. The manifest is written in
 // walk order as results arrive, streamed into the store, and the snapshot
