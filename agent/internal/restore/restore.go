@@ -500,8 +500,8 @@ func (r *restorer) makeLinks(ctx context.Context, rec *snapshot.Record) error {
 			if n.Type != snapshot.TypeFile {
 				return fmt.Errorf("%w: hard link %q to %q", snapshot.ErrUnsafePath, l.Path, l.Link)
 			}
-			c := *n
-			c.Path, c.MTime, c.Mode, c.UID, c.GID = l.Path, n.MTime, n.Mode, n.UID, n.GID
+			c := *n // a copy of the data under the link's name
+			c.Path = l.Path
 			b.nodes = append(b.nodes, &c)
 			r.seen[l.Path] = snapshot.TypeFile
 		}

@@ -1,7 +1,6 @@
 package restore_test
 
 import (
-	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -109,7 +108,7 @@ func TestCraftedManifestsAreRefused(t *testing.T) {
 			os.Mkdir(outside, 0o755)
 			st := newStore(t, nil)
 			rec := craft(t, st, tc.nodes(outside))
-			_, err := restore.Run(context.Background(), st, rec, target, restore.Options{})
+			_, err := restore.Run(t.Context(), st, rec, target, restore.Options{})
 			if !errors.Is(err, snapshot.ErrBadManifest) {
 				t.Errorf("restore: err = %v, want a refusal (ErrBadManifest)", err)
 			}
