@@ -184,6 +184,15 @@ func TestRestoreSubpathAndSelect(t *testing.T) {
 	if _, err := os.Lstat(filepath.Join(dst, "a.txt")); err == nil {
 		t.Errorf("a.txt restored outside --path")
 	}
+	// A hard link whose first name lies outside --path is restored as a
+	// copy of the data.
+	dst2 := filepath.Join(t.TempDir(), "dst2")
+	if _, err := restore.Run(ctx, st, r2, dst2, restore.Options{Path: "dir"}); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dst2, "dir/hard")); err != nil || string(b) != "hello" {
+		t.Errorf("dir/hard = %q, %v; want the linked file's data", b, err)
+	}
 	if _, err := restore.Run(ctx, st, r2, dst, restore.Options{Path: "nope"}); !errors.Is(err, restore.ErrPathNotFound) {
 		t.Errorf("missing path: err = %v", err)
 	}
