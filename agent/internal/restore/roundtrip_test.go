@@ -125,6 +125,9 @@ func TestRestoreOverExisting(t *testing.T) {
 	os.Remove(filepath.Join(dst, "link"))
 	os.Symlink("elsewhere", filepath.Join(dst, "link"))
 	os.Chmod(filepath.Join(dst, "empty"), 0o777)
+	sp, _ := os.OpenFile(filepath.Join(dst, "sparse"), os.O_RDWR, 0)
+	sp.WriteAt([]byte("junk in a hole"), 100<<20)
+	sp.Close()
 	// A symlink planted where a directory belongs must not redirect writes.
 	outside := t.TempDir()
 	os.RemoveAll(filepath.Join(dst, "dir/sub"))
