@@ -58,6 +58,8 @@ func newRootCmd() *cobra.Command {
 		newPeersCmd(),
 		newHostsCmd(),
 		newServicesCmd(),
+		newDatasetsCmd(),
+		newSnapshotsCmd(),
 		newFailoverCmd(),
 		newDrainCmd(),
 		newFenceCmd(),
