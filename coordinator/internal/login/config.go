@@ -51,7 +51,8 @@ type Config struct {
 	// the provisioner to restart the host. It runs in its own goroutine,
 	// never on the request path; while a call for the same grid, host and
 	// service is still running, further failures there are not reported
-	// again. It must be safe for concurrent use.
+	// again. It must be safe for concurrent use and bound its own work:
+	// [Front.Run] and [Handler.Close] wait for running calls.
 	OnUpstreamFailure func(grid, host, service string, err error)
 	// Logger receives reroutes, upstream failures and lifecycle messages.
 	// Nil discards them.

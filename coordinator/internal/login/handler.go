@@ -289,10 +289,20 @@ func (h *Handler) pass(w http.ResponseWriter, resp *http.Response) {
 		dst[k] = vv
 	}
 	w.WriteHeader(resp.StatusCode)
-	if _, err := io.Copy(w, resp.Body); err != nil {
+	// Hiding w's ReadFrom keeps the copy in a pooled buffer: through it the
+	// connection would allocate a fresh 32 KiB buffer for every answer.
+	buf := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(buf)
+	if _, err := io.CopyBuffer(writerOnly{w}, resp.Body, *buf); err != nil {
 		h.log.Debug("login answer cut short", "err", err)
 	}
 }
+
+// copyBufs holds buffers for copying answers to clients.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// writerOnly hides every method of a writer but Write.
+type writerOnly struct{ io.Writer }
 
 // reportFailure runs the failure callback for an instance in its own
 // goroutine, unless one is still running for it.

@@ -472,3 +472,33 @@ func TestRoute(t *testing.T) {
 		t.Fatalf("Route with two login services = %v", err)
 	}
 }
+
+// TestUpstreamKeepAlive checks that logins reuse connections to the
+// instance rather than dialling for each.
+func TestUpstreamKeepAlive(t *testing.T) {
+	t.Parallel()
+	var conns atomic.Int32
+	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		io.WriteString(w, "<methodResponse/>")
+	}))
+	up.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	up.Start()
+	t.Cleanup(up.Close)
+	cat := newTestCatalog(t)
+	cat.register("h1", loginDef(t, "osgrid", up.Listener.Addr().String(), true))
+	f := startFront(t, Config{}, cat)
+	c := client(t)
+	for range 5 {
+		if got := do(t, c, "POST", "http://"+f.Addr()+"/grid/osgrid/", "", ada); got.body != "<methodResponse/>" {
+			t.Fatalf("login = %d %s", got.status, got.body)
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Fatalf("%d connections to the instance for 5 sequential logins, want 1", n)
+	}
+}
