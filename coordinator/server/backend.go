@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/understudy/understudy/coordinator/internal/catalog"
 	"github.com/understudy/understudy/coordinator/internal/consensus"
@@ -22,7 +23,9 @@ func (b backend) Apply(ctx context.Context, cmd catalog.Command) error {
 	if err != nil {
 		return err
 	}
+	start := time.Now()
 	err = b.s.raft.Apply(ctx, entry)
+	b.s.metrics.observeApply(cmd, time.Since(start), err)
 	if errors.Is(err, consensus.ErrNotLeader) || errors.Is(err, consensus.ErrNoLeader) ||
 		errors.Is(err, consensus.ErrShutdown) {
 		return fmt.Errorf("%w: %w", errUnavailable, err)

@@ -31,6 +31,7 @@ type Server struct {
 	dns     *dns.Server
 	httpLn  net.Listener
 	http    *http.Server
+	metrics *serverMetrics
 
 	// Version is reported in gossip metadata.
 	version string
@@ -82,6 +83,7 @@ func New(cfg Config, logger *slog.Logger, opts ...Option) (*Server, error) {
 	for _, o := range opts {
 		o(s)
 	}
+	s.metrics = newMetrics(s)
 	ok := false
 	defer func() {
 		if !ok {
@@ -105,6 +107,7 @@ func New(cfg Config, logger *slog.Logger, opts ...Option) (*Server, error) {
 		rc.AdvertiseAddr = net.JoinHostPort(ip, strconv.Itoa(cfg.Ports.Raft))
 	}
 	rc.Logger = logger.With("component", "raft")
+	rc.OnLeaderChange = s.metrics.onLeaderChange()
 	var err error
 	if s.raft, err = consensus.New(rc, s.catalog); err != nil {
 		return nil, err
@@ -117,6 +120,7 @@ func New(cfg Config, logger *slog.Logger, opts ...Option) (*Server, error) {
 	dcfg.Staleness = s.staleness
 	dcfg.NameServers = s.nameServers
 	dcfg.Logger = logger.With("component", "dns")
+	dcfg.Observe = s.metrics.observeDNS
 	if s.dns, err = dns.New(dcfg, s.catalog); err != nil {
 		return nil, fmt.Errorf("dns: %w", err)
 	}
@@ -128,8 +132,11 @@ func New(cfg Config, logger *slog.Logger, opts ...Option) (*Server, error) {
 		AdminToken: cfg.ACL.AdminToken, AgentToken: cfg.ACL.AgentToken,
 		Logger: logger.With("component", "http"),
 	}, backend{s})
+	mux := http.NewServeMux()
+	mux.Handle("/v1/", api)
+	mux.Handle("GET /metrics", s.metrics.reg.Handler())
 	s.http = &http.Server{
-		Handler:           api,
+		Handler:           s.metrics.reg.HTTP(mux),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -209,6 +216,7 @@ func (s *Server) Run(ctx context.Context) error {
 	g.Go(func() error { s.joinLoop(gctx); return nil })
 	g.Go(func() error { s.bootstrapLoop(gctx); return nil })
 	g.Go(func() error { s.leaderLoop(gctx); return nil })
+	g.Go(func() error { s.metrics.countGossipEvents(gctx, s.pool); return nil })
 	g.Go(func() error {
 		<-gctx.Done()
 		s.shutdown()

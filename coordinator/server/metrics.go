@@ -1,0 +1,199 @@
+package server
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/understudy/understudy/coordinator/internal/catalog"
+	"github.com/understudy/understudy/pkg/gossip"
+	"github.com/understudy/understudy/pkg/metrics"
+)
+
+// serverMetrics are a coordinator's Prometheus series (docs/metrics.md).
+// Event series are updated through hooks given to the components; the
+// rest are sampled from Raft, gossip and the catalogue at scrape time.
+type serverMetrics struct {
+	reg           *metrics.Registry
+	applyLatency  *metrics.Histogram
+	leaderChanges *metrics.Counter
+	promotions    *metrics.Counter
+	gossipEvents  *metrics.Counter
+	dnsQueries    *metrics.Counter
+	dnsLatency    *metrics.Histogram
+}
+
+// newMetrics creates the coordinator's series. The sampled ones read s's
+// components when scraped, which happens only once New has returned.
+func newMetrics(s *Server) *serverMetrics {
+	r := metrics.New()
+	m := &serverMetrics{
+		reg: r,
+		applyLatency: r.Histogram("raft_apply_duration_seconds",
+			"Time to commit a catalogue command through Raft on the leader, rejected commands included.", nil),
+		leaderChanges: r.Counter("raft_leader_changes_total", "Times this member saw a new Raft leader."),
+		promotions: r.Counter("promotions_total",
+			"Promotions committed by this member while it led, by kind (planned switchover or automatic failover).", "kind"),
+		gossipEvents: r.Counter("gossip_events_total",
+			"Gossip events seen by this member, by type; bursts for one node coalesce into one event.", "type"),
+		dnsQueries: r.Counter("dns_queries_total", "DNS queries answered or dropped, by query type and response code.",
+			"qtype", "rcode"),
+		dnsLatency: r.Histogram("dns_response_duration_seconds", "Time to answer a DNS query.", nil),
+	}
+	m.promotions.Init("planned")
+	m.promotions.Init("automatic")
+	for _, t := range []gossip.EventType{gossip.EventJoin, gossip.EventUpdate, gossip.EventLeave, gossip.EventFailed, gossip.EventChecks} {
+		m.gossipEvents.Init(t.String())
+	}
+	r.Info("build_info", "The coordinator's version.", map[string]string{"version": s.version})
+
+	r.GaugeFunc("raft_state", "1 for this member's current Raft state, 0 for the others.", []string{"state"},
+		func(emit metrics.Emit) {
+			cur := strings.ToLower(s.raft.State())
+			for _, st := range []string{"leader", "follower", "candidate", "shutdown"} {
+				emit(b2f(st == cur), st)
+			}
+		})
+	r.GaugeFunc("raft_term", "The current Raft term.", nil, func(emit metrics.Emit) { emit(float64(s.raft.Term())) })
+	r.GaugeFunc("raft_commit_index", "The index of the last Raft entry known committed.", nil, func(emit metrics.Emit) {
+		if n, err := strconv.ParseUint(s.raft.Stats()["commit_index"], 10, 64); err == nil {
+			emit(float64(n))
+		}
+	})
+	r.GaugeFunc("raft_applied_index", "The index of the last Raft entry applied to the catalogue.", nil,
+		func(emit metrics.Emit) { emit(float64(s.raft.AppliedIndex())) })
+	r.GaugeFunc("raft_last_contact_seconds", "Time since this member last heard from a leader (0 on the leader).", nil,
+		func(emit metrics.Emit) { emit(s.staleness().Seconds()) })
+
+	r.GaugeFunc("gossip_members", "Members of the gossip pool as this member sees them, by state and kind.",
+		[]string{"state", "kind"}, func(emit metrics.Emit) { emitMembers(emit, s.pool.Members()) })
+
+	r.GaugeFunc("catalog_hosts", "Hosts in the catalogue by status.", []string{"status"}, func(emit metrics.Emit) {
+		n := map[catalog.HostStatus]int{}
+		for _, h := range s.catalog.Hosts() {
+			n[h.Status]++
+		}
+		for _, st := range []catalog.HostStatus{catalog.HostAlive, catalog.HostFailed, catalog.HostLeft} {
+			emit(float64(n[st]), string(st))
+		}
+	})
+	r.GaugeFunc("catalog_hosts_fenced", "Hosts fenced by an operator.", nil, func(emit metrics.Emit) {
+		n := 0
+		for _, h := range s.catalog.Hosts() {
+			if h.Fenced {
+				n++
+			}
+		}
+		emit(float64(n))
+	})
+	r.GaugeFunc("catalog_services", "Services in the catalogue.", nil,
+		func(emit metrics.Emit) { emit(float64(len(s.catalog.Services()))) })
+	r.GaugeFunc("catalog_services_without_primary", "Services that have no primary host.", nil,
+		func(emit metrics.Emit) {
+			n := 0
+			for _, svc := range s.catalog.Services() {
+				if svc.Primary == "" {
+					n++
+				}
+			}
+			emit(float64(n))
+		})
+	r.GaugeFunc("catalog_instances", "Service instances by the health of their check.", []string{"health"},
+		func(emit metrics.Emit) {
+			n := map[catalog.Health]int{}
+			for _, svc := range s.catalog.Services() {
+				for _, in := range svc.Instances {
+					n[in.Health]++
+				}
+			}
+			for _, h := range []catalog.Health{catalog.HealthPassing, catalog.HealthWarning, catalog.HealthCritical} {
+				emit(float64(n[h]), string(h))
+			}
+		})
+	r.GaugeFunc("catalog_instances_fenced", "Former primaries fenced until they resynchronise.", nil,
+		func(emit metrics.Emit) {
+			n := 0
+			for _, svc := range s.catalog.Services() {
+				for _, in := range svc.Instances {
+					if in.Fenced {
+						n++
+					}
+				}
+			}
+			emit(float64(n))
+		})
+	return m
+}
+
+// onLeaderChange counts leader changes; Raft calls it from one goroutine.
+func (m *serverMetrics) onLeaderChange() func(string) {
+	last := ""
+	return func(id string) {
+		if id != "" && id != last {
+			m.leaderChanges.Inc()
+		}
+		if id != "" {
+			last = id
+		}
+	}
+}
+
+// observeDNS is the DNS server's Observe hook.
+func (m *serverMetrics) observeDNS(qtype, rcode string, took time.Duration) {
+	m.dnsQueries.Inc(qtype, rcode)
+	m.dnsLatency.ObserveDuration(took)
+}
+
+// observeApply records one command committed (or refused) through Raft.
+func (m *serverMetrics) observeApply(cmd catalog.Command, took time.Duration, err error) {
+	m.applyLatency.ObserveDuration(took)
+	if p, ok := cmd.(*catalog.Promote); ok && err == nil {
+		kind := "automatic"
+		if p.Planned {
+			kind = "planned"
+		}
+		m.promotions.Inc(kind)
+	}
+}
+
+// countGossipEvents counts the pool's events until ctx is done.
+func (m *serverMetrics) countGossipEvents(ctx context.Context, pool *gossip.Pool) {
+	sub := pool.Subscribe()
+	defer sub.Close()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-sub.C():
+			if !ok {
+				return
+			}
+			m.gossipEvents.Inc(ev.Type.String())
+		}
+	}
+}
+
+// emitMembers reports the pool's members by state and kind, zeros included.
+func emitMembers(emit metrics.Emit, members []gossip.Member) {
+	type key struct {
+		state gossip.State
+		kind  gossip.Kind
+	}
+	n := map[key]int{}
+	for _, mb := range members {
+		n[key{mb.State, mb.Meta.Kind}]++
+	}
+	for _, st := range []gossip.State{gossip.StateAlive, gossip.StateDead, gossip.StateLeft} {
+		for _, k := range []gossip.Kind{gossip.KindCoordinator, gossip.KindAgent} {
+			emit(float64(n[key{st, k}]), st.String(), string(k))
+		}
+	}
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
