@@ -39,6 +39,8 @@ type Config struct {
 	// "fast" also shortens Raft's election timeouts and the default lease.
 	GossipProfile string         `yaml:"gossip_profile"`
 	Failover      FailoverConfig `yaml:"failover"`
+	// Provisioner is the hook the standby pools ask for servers.
+	Provisioner ProvisionerConfig `yaml:"provisioner"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `yaml:"log_level"`
 }
@@ -116,6 +118,7 @@ func DefaultConfig() Config {
 		DNS:             DNSConfig{Zone: "understudy.", TTL: 5 * time.Second, NegativeTTL: 5 * time.Second},
 		GossipProfile:   string(gossip.ProfileLAN),
 		Failover:        FailoverConfig{Grace: 3 * time.Second, MinInterval: 30 * time.Second},
+		Provisioner:     defaultProvisioner(),
 		LogLevel:        "info",
 	}
 }
@@ -202,6 +205,9 @@ func (c Config) Validate() error {
 	case gossip.ProfileLAN, gossip.ProfileFast:
 	default:
 		add("gossip_profile: %q is not lan or fast", c.GossipProfile)
+	}
+	if err := c.Provisioner.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {

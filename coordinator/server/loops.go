@@ -114,6 +114,8 @@ func (s *Server) leaderLoop(ctx context.Context) {
 	tick := time.NewTicker(s.reconcileInterval)
 	defer tick.Stop()
 	var leaderSince time.Time
+	pools := s.newPoolController()
+	defer pools.wait()
 	for {
 		select {
 		case <-ctx.Done():
@@ -131,6 +133,7 @@ func (s *Server) leaderLoop(ctx context.Context) {
 		s.reconcile(ctx, time.Since(leaderSince) > s.absentGrace)
 		s.healthTick(ctx)
 		s.failoverTick(ctx)
+		pools.tick(ctx)
 		s.clusterTick(ctx)
 	}
 }
