@@ -1,8 +1,8 @@
 package main
 
 import (
-	"log/slog"
-	"os"
+	"context"
+	"sync"
 
 	"github.com/spf13/cobra"
 
@@ -24,14 +24,27 @@ func newRunCmd() *cobra.Command {
 			if err != nil {
 				return usageError{err}
 			}
-			var lvl slog.Level
-			lvl.UnmarshalText([]byte(cfg.LogLevel)) // checked by Validate
-			logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+			logger, lv, err := newLogger(cfg.LogLevel)
+			if err != nil {
+				return usageError{err}
+			}
 			a, err := hostagent.New(cfg, logger, hostagent.WithVersion(version))
 			if err != nil {
 				return err
 			}
-			return sdnotify.Supervise(cmd.Context(), logger, a.Run)
+			// The reload goroutine ends when Run returns (cancel runs
+			// before wg.Wait: defers run last-in first-out).
+			var wg sync.WaitGroup
+			defer wg.Wait()
+			ctx, cancel := context.WithCancel(cmd.Context())
+			defer cancel()
+			wg.Go(func() {
+				reloadOnHUP(ctx, logger, lv, func() (string, error) {
+					c, err := hostagent.LoadConfig(configPath)
+					return c.LogLevel, err
+				})
+			})
+			return sdnotify.Supervise(ctx, logger, a.Run)
 		},
 	}
 	cmd.Flags().StringVar(&configPath, "config", "", "path to the agent's YAML configuration")

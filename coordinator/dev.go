@@ -14,7 +14,7 @@ func newDevCmd() *cobra.Command {
 		Short: "Run a single-node coordinator with a primary and a standby agent on loopback, no config needed",
 		Args:  argsUsage(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			logger, err := newLogger(logLevel)
+			logger, _, err := newLogger(logLevel)
 			if err != nil {
 				return usageError{err}
 			}

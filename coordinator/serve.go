@@ -1,6 +1,9 @@
 package main
 
 import (
+	"context"
+	"sync"
+
 	"github.com/spf13/cobra"
 
 	"github.com/understudy/understudy/coordinator/server"
@@ -21,7 +24,7 @@ func newServeCmd() *cobra.Command {
 			if err != nil {
 				return usageError{err}
 			}
-			logger, err := newLogger(cfg.LogLevel)
+			logger, lv, err := newLogger(cfg.LogLevel)
 			if err != nil {
 				return usageError{err}
 			}
@@ -29,7 +32,19 @@ func newServeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return sdnotify.Supervise(cmd.Context(), logger, s.Run)
+			// The reload goroutine ends when Run returns (cancel runs
+			// before wg.Wait: defers run last-in first-out).
+			var wg sync.WaitGroup
+			defer wg.Wait()
+			ctx, cancel := context.WithCancel(cmd.Context())
+			defer cancel()
+			wg.Go(func() {
+				reloadOnHUP(ctx, logger, lv, func() (string, error) {
+					c, err := server.LoadConfig(configPath)
+					return c.LogLevel, err
+				})
+			})
+			return sdnotify.Supervise(ctx, logger, s.Run)
 		},
 	}
 	cmd.Flags().StringVar(&configPath, "config", "", "path to the coordinator's YAML configuration")

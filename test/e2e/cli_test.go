@@ -3,8 +3,13 @@
 package e2e
 
 import (
+	"regexp"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/understudy/understudy/pkg/gossip"
 )
 
 func TestCLIErrors(t *testing.T) {
@@ -42,5 +47,32 @@ func TestCLIErrors(t *testing.T) {
 	out, _, code := runCLI(t, nil, "understudy-coordinator", "--help")
 	if code != 0 || !strings.Contains(out, "serve") || !strings.Contains(out, "dev") {
 		t.Fatalf("--help: exit %d\n%s", code, out)
+	}
+}
+
+func TestSIGHUPReloadsLogLevel(t *testing.T) {
+	key, err := gossip.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cfgText := coordinatorConfig("solo", dir, key, nil)
+	cfgText = strings.Replace(cfgText, "bootstrap_expect: 3", "bootstrap_expect: 1", 1)
+	cfg := writeFile(t, dir, "coordinator.yaml", cfgText)
+	p := start(t, "solo", "understudy-coordinator", "serve", "--config", cfg)
+	p.field(reHTTP, 20*time.Second)
+
+	// A bad file is rejected and the daemon keeps running.
+	writeFile(t, dir, "coordinator.yaml", cfgText+"bogus: 1\n")
+	p.cmd.Process.Signal(syscall.SIGHUP)
+	p.field(regexp.MustCompile(`msg="reload: configuration rejected.*(bogus)`), 10*time.Second)
+
+	// A good one changes the log level.
+	writeFile(t, dir, "coordinator.yaml", strings.Replace(cfgText, "log_level: info", "log_level: debug", 1))
+	p.cmd.Process.Signal(syscall.SIGHUP)
+	p.field(regexp.MustCompile(`msg="reload: log level applied.*log_level=(debug)`), 10*time.Second)
+	p.field(regexp.MustCompile(`level=(DEBUG)`), 10*time.Second)
+	if err := p.stop(10 * time.Second); err != nil {
+		t.Fatal(err)
 	}
 }
