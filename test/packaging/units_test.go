@@ -26,7 +26,7 @@ var units = []struct {
 		exec:        "/usr/bin/understudy-coordinator serve --config /etc/understudy/coordinator.yaml",
 		maxExposure: 1.5,
 		want: []string{
-			"Type=notify", "WatchdogSec=30s", "Restart=on-failure", "RestartSec=5s",
+			"Type=notify", "WatchdogSec=30s", "Restart=on-failure", "RestartSec=5s", "ExecReload=/bin/kill -HUP $MAINPID",
 			"KillSignal=SIGTERM", "User=understudy", "LimitNOFILE=65536",
 			"ProtectSystem=strict", "ReadWritePaths=/var/lib/understudy/coordinator",
 			"NoNewPrivileges=yes", "PrivateTmp=yes", "ProtectHome=yes",
@@ -34,15 +34,14 @@ var units = []struct {
 			"RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK",
 			"SystemCallFilter=@system-service",
 		},
-		// The daemons do not handle SIGHUP (it would end them).
-		wantNot: []string{"ExecReload", "AmbientCapabilities=CAP", "Restart=always"},
+		wantNot: []string{"AmbientCapabilities=CAP", "Restart=always"},
 	},
 	{
 		name:        "understudy-agent.service",
 		exec:        "/usr/bin/understudy-agent run --config /etc/understudy/agent.yaml",
 		maxExposure: 2.0,
 		want: []string{
-			"Type=notify", "WatchdogSec=30s", "Restart=on-failure", "RestartSec=5s",
+			"Type=notify", "WatchdogSec=30s", "Restart=on-failure", "RestartSec=5s", "ExecReload=/bin/kill -HUP $MAINPID",
 			"KillSignal=SIGTERM", "User=understudy", "LimitNOFILE=65536",
 			"ProtectSystem=strict", "ReadWritePaths=/var/lib/understudy/agent",
 			"NoNewPrivileges=yes", "PrivateTmp=yes", "ProtectHome=read-only",
@@ -51,7 +50,7 @@ var units = []struct {
 			"RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK",
 			"SystemCallFilter=@system-service",
 		},
-		wantNot: []string{"ExecReload", "Restart=always"},
+		wantNot: []string{"Restart=always"},
 	},
 }
 
