@@ -41,6 +41,8 @@ type Store struct {
 	idxMu    sync.Mutex
 	fallback *memIndex
 
+	closeOnce sync.Once
+
 	// scratch holds buffers for stored blobs being read (*[]byte).
 	scratch sync.Pool
 
@@ -116,7 +118,8 @@ func (s *Store) Polynomial() chunk.Polynomial { return s.pol }
 // Encrypted reports whether blobs and records are encrypted.
 func (s *Store) Encrypted() bool { return s.codec.aead != nil }
 
-// Close releases open files. It is idempotent.
+// Close releases open files and the codec. It is idempotent; the Store
+// must not be used afterwards.
 func (s *Store) Close() error {
 	s.filesMu.Lock()
 	for p, f := range s.files {
@@ -124,6 +127,7 @@ func (s *Store) Close() error {
 		delete(s.files, p)
 	}
 	s.filesMu.Unlock()
+	s.closeOnce.Do(s.codec.close)
 	return nil
 }
 
