@@ -27,6 +27,7 @@ const (
 	CmdClearFence       CommandType = 9
 	CmdReportDataset    CommandType = 10
 	CmdSetClusterConfig CommandType = 11
+	CmdRequestRestart   CommandType = 20
 )
 
 // Standby pool command types (pools.go).
@@ -177,6 +178,8 @@ func Decode(b []byte) (Command, error) {
 		c = &ReportDataset{}
 	case CmdSetClusterConfig:
 		c = &SetClusterConfig{}
+	case CmdRequestRestart:
+		c = &RequestRestart{}
 	case CmdSetPoolPolicy:
 		c = &SetPoolPolicy{}
 	case CmdPoolStep:

@@ -101,6 +101,8 @@ func (c *Catalog) Apply(index uint64, entry []byte) error {
 		return c.reportDataset(cmd)
 	case *SetClusterConfig:
 		return c.setClusterConfig(cmd)
+	case *RequestRestart:
+		return c.requestRestart(index, cmd)
 	case *SetPoolPolicy:
 		return c.setPoolPolicy(index, cmd)
 	case *PoolStep:

@@ -246,3 +246,24 @@ func (c *Catalog) Promotions() []Promotion {
 	defer c.mu.RUnlock()
 	return slices.Clone(c.promotions)
 }
+
+// RequestRestart asks a host's agent to restart its instance of a service
+// (for instance after the login front found it not answering).
+type RequestRestart struct {
+	Host    string `json:"host"`
+	Service string `json:"service"`
+	Reason  string `json:"reason"`
+	At      int64  `json:"at"`
+}
+
+func (RequestRestart) commandType() CommandType { return CmdRequestRestart }
+
+func (c *Catalog) requestRestart(index uint64, cmd *RequestRestart) error {
+	_, inst, err := c.instance(cmd.Service, cmd.Host)
+	if err != nil {
+		return err
+	}
+	inst.RestartRequested = cmd.At
+	inst.ModifyIndex = index
+	return nil
+}

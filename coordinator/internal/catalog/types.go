@@ -83,6 +83,10 @@ type Instance struct {
 	// Fenced marks a former primary that lost its role in a failover: it
 	// must resynchronise before it can serve or be promoted again.
 	Fenced bool `json:"fenced,omitempty"`
+	// RestartRequested is when a restart of this instance was last asked
+	// for (Unix milliseconds); the agent restarts the service once for each
+	// new value.
+	RestartRequested int64 `json:"restart_requested,omitempty"`
 	// ModifyIndex is the Raft index of the last change to this instance.
 	ModifyIndex uint64 `json:"modify_index"`
 }
