@@ -27,7 +27,7 @@ const (
 	CmdClearFence       CommandType = 9
 	CmdReportDataset    CommandType = 10
 	CmdSetClusterConfig CommandType = 11
-	CmdRequestRestart   CommandType = 20
+	CmdRequestRestart   CommandType = 12
 )
 
 // Standby pool command types (pools.go).
