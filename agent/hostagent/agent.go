@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net"
+	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -22,6 +25,9 @@ type Agent struct {
 	pool    *gossip.Pool
 	checks  *health.Runner
 	orders  *promote.Manager
+	metrics *agentMetrics
+	httpLn  net.Listener
+	http    *http.Server
 	version string
 	// controllers replaces the process controller of named services.
 	controllers map[string]Controller
@@ -58,6 +64,7 @@ func New(cfg Config, logger *slog.Logger, opts ...Option) (*Agent, error) {
 	for _, o := range opts {
 		o(a)
 	}
+	a.metrics = newMetrics(a)
 	checks := map[string]health.CheckConfig{}
 	var managed []promote.Service
 	for _, s := range cfg.Services {
@@ -80,8 +87,16 @@ func New(cfg Config, logger *slog.Logger, opts ...Option) (*Agent, error) {
 	if a.checks, err = health.New(checks, logger.With("component", "health")); err != nil {
 		return nil, err
 	}
+	a.checks.OnProbe(a.metrics.onProbe)
 	a.orders = promote.New(promote.Config{Host: cfg.NodeName, Services: managed, Client: a.coordinator,
-		Logger: logger.With("component", "orders")})
+		Logger: logger.With("component", "orders"), OnRenew: a.metrics.onRenew})
+	for _, s := range managed {
+		a.metrics.initLease(s.Name)
+	}
+	if a.httpLn, err = net.Listen("tcp", net.JoinHostPort(cfg.BindAddr, strconv.Itoa(cfg.Ports.HTTP))); err != nil {
+		return nil, fmt.Errorf("http listen: %w", err)
+	}
+	a.http = a.newHTTPServer()
 	gcfg := gossip.DefaultConfig()
 	gcfg.NodeName = cfg.NodeName
 	gcfg.BindAddr = cfg.BindAddr
@@ -97,10 +112,14 @@ func New(cfg Config, logger *slog.Logger, opts ...Option) (*Agent, error) {
 	}
 	gcfg.Logger = logger.With("component", "gossip")
 	if a.pool, err = gossip.New(gcfg); err != nil {
+		a.httpLn.Close()
 		return nil, fmt.Errorf("gossip: %w", err)
 	}
 	return a, nil
 }
+
+// HTTPAddr is the bound address of the metrics and health endpoint.
+func (a *Agent) HTTPAddr() string { return a.httpLn.Addr().String() }
 
 // GossipAddr is the bound gossip address.
 func (a *Agent) GossipAddr() string { return a.pool.Addr() }
@@ -119,6 +138,11 @@ func (a *Agent) Run(ctx context.Context) error {
 		a.pool.Shutdown()
 		a.logger.Info("agent stopped", "node", a.cfg.NodeName)
 	}()
+	var hwg sync.WaitGroup
+	defer hwg.Wait()
+	hctx, hcancel := context.WithCancel(ctx)
+	defer hcancel()
+	hwg.Go(func() { a.serveHTTP(hctx) })
 	if !a.join(ctx) {
 		return nil
 	}
@@ -177,7 +201,10 @@ func (a *Agent) publishChecks(ctx context.Context) {
 
 // Kill stops the agent without leaving the pool, as a crash would. For
 // tests.
-func (a *Agent) Kill() { a.pool.Shutdown() }
+func (a *Agent) Kill() {
+	a.pool.Shutdown()
+	a.http.Close()
+}
 
 func (a *Agent) join(ctx context.Context) bool {
 	for {

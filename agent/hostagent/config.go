@@ -43,7 +43,12 @@ type Config struct {
 // Ports are the agent's listen ports; 0 picks a free one.
 type Ports struct {
 	Gossip int `yaml:"gossip"`
+	// HTTP serves /metrics and /v1/health.
+	HTTP int `yaml:"http"`
 }
+
+// DefaultHTTPPort is the agent's default metrics and health port.
+const DefaultHTTPPort = 8401
 
 // Service is one service this host runs (as primary) or stands by for.
 type Service struct {
@@ -81,7 +86,7 @@ func DefaultConfig() Config {
 		Region:        "default",
 		Role:          "active",
 		BindAddr:      "0.0.0.0",
-		Ports:         Ports{Gossip: gossip.DefaultPort},
+		Ports:         Ports{Gossip: gossip.DefaultPort, HTTP: DefaultHTTPPort},
 		GossipProfile: string(gossip.ProfileLAN),
 		LogLevel:      "info",
 	}
@@ -134,6 +139,9 @@ func (c Config) Validate() error {
 	}
 	if c.Ports.Gossip < 0 || c.Ports.Gossip > 65535 {
 		add("ports.gossip: %d is out of range", c.Ports.Gossip)
+	}
+	if c.Ports.HTTP < 0 || c.Ports.HTTP > 65535 {
+		add("ports.http: %d is out of range", c.Ports.HTTP)
 	}
 	if len(c.RetryJoin) == 0 {
 		add("retry_join: list at least one coordinator")

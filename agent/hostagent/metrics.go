@@ -1,0 +1,111 @@
+package hostagent
+
+import (
+	"time"
+
+	"github.com/understudy/understudy/agent/internal/health"
+	"github.com/understudy/understudy/pkg/gossip"
+	"github.com/understudy/understudy/pkg/metrics"
+)
+
+// agentMetrics are an agent's Prometheus series (docs/metrics.md). Event
+// series are fed through hooks given to the components; the rest are
+// sampled at scrape time.
+//
+// Components added to the agent (snapshots, mirroring, archive) create
+// their series on reg here and receive plain hook functions, as the health
+// runner and the promotion manager do, so that they never import
+// Prometheus; each new series is documented in docs/metrics.md.
+type agentMetrics struct {
+	reg         *metrics.Registry
+	probes      *metrics.Counter
+	probeTime   *metrics.Histogram
+	leaseRenews *metrics.Counter
+}
+
+// newMetrics creates the agent's series. The sampled ones read a's
+// components when scraped, which happens only once New has returned.
+func newMetrics(a *Agent) *agentMetrics {
+	r := metrics.New()
+	m := &agentMetrics{
+		reg: r,
+		probes: r.Counter("check_probes_total", "Health check probes run, by service and result.",
+			"service", "result"),
+		probeTime: r.Histogram("check_probe_duration_seconds", "Time a health check probe took, by service.",
+			nil, "service"),
+		leaseRenews: r.Counter("lease_renewals_total",
+			"Attempts to renew this host's lease as a service's primary, by outcome (granted, refused, error).",
+			"service", "outcome"),
+	}
+	for _, s := range a.cfg.Services {
+		if s.Check != nil {
+			for _, st := range []health.Status{health.Passing, health.Warning, health.Critical} {
+				m.probes.Init(s.Name, string(st))
+			}
+		}
+	}
+	r.Info("build_info", "The agent's version.", map[string]string{"version": a.version})
+	r.GaugeFunc("gossip_members", "Members of the gossip pool as this member sees them, by state and kind.",
+		[]string{"state", "kind"}, func(emit metrics.Emit) { emitMembers(emit, a.pool.Members()) })
+	r.GaugeFunc("check_status", "1 for the current status of each service's health check, 0 for the others.",
+		[]string{"service", "status"}, func(emit metrics.Emit) {
+			for name, cur := range a.checks.Status() {
+				for _, st := range []health.Status{health.Passing, health.Warning, health.Critical} {
+					emit(b2f(st == cur), name, string(st))
+				}
+			}
+		})
+	r.GaugeFunc("service_running", "1 while the service's process runs on this host.", []string{"service"},
+		func(emit metrics.Emit) {
+			for _, st := range a.orders.States() {
+				emit(b2f(st.Running), st.Name)
+			}
+		})
+	r.GaugeFunc("lease_valid", "1 while this host holds an unexpired lease as the service's primary.",
+		[]string{"service"}, func(emit metrics.Emit) {
+			for _, st := range a.orders.States() {
+				emit(b2f(st.LeaseValid), st.Name)
+			}
+		})
+	return m
+}
+
+// initLease creates a managed service's renewal series at zero.
+func (m *agentMetrics) initLease(service string) {
+	for _, o := range []string{"granted", "refused", "error"} {
+		m.leaseRenews.Init(service, o)
+	}
+}
+
+// onProbe is the health runner's OnProbe hook.
+func (m *agentMetrics) onProbe(check string, result health.Status, took time.Duration) {
+	m.probes.Inc(check, string(result))
+	m.probeTime.ObserveDuration(took, check)
+}
+
+// onRenew is the promotion manager's OnRenew hook.
+func (m *agentMetrics) onRenew(service, outcome string) { m.leaseRenews.Inc(service, outcome) }
+
+// emitMembers reports the pool's members by state and kind, zeros included.
+func emitMembers(emit metrics.Emit, members []gossip.Member) {
+	type key struct {
+		state gossip.State
+		kind  gossip.Kind
+	}
+	n := map[key]int{}
+	for _, mb := range members {
+		n[key{mb.State, mb.Meta.Kind}]++
+	}
+	for _, st := range []gossip.State{gossip.StateAlive, gossip.StateDead, gossip.StateLeft} {
+		for _, k := range []gossip.Kind{gossip.KindCoordinator, gossip.KindAgent} {
+			emit(float64(n[key{st, k}]), st.String(), string(k))
+		}
+	}
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
