@@ -62,7 +62,7 @@ func startAgent(t *testing.T, name, role, key string, join []string) *proc {
 data_dir: %s
 role: %s
 bind_addr: 127.0.0.1
-ports: {gossip: 0}
+ports: {gossip: 0, http: 0}
 retry_join: [%s]
 encrypt: %q
 token: agent-secret

@@ -163,7 +163,7 @@ func (c *cluster) startHost(spec hostSpec) *host {
 data_dir: %s
 role: %s
 bind_addr: %s
-ports: {gossip: 0}
+ports: {gossip: 0, http: 0}
 retry_join: [%s]
 encrypt: %q
 token: agent-secret

@@ -30,7 +30,7 @@ acl: {admin_token: admin-secret}
 	agent := `node_name: h1
 data_dir: ` + filepath.Join(dir, "agent") + `
 bind_addr: 127.0.0.1
-ports: {gossip: 0}
+ports: {gossip: 0, http: 0}
 retry_join: ["127.0.0.1:1"]
 token: agent-secret
 `
