@@ -30,13 +30,14 @@ const (
 	CmdRequestRestart   CommandType = 12
 )
 
-// Standby pool command types (pools.go).
+// Standby pool command types (pools.go), numbered from 32 apart from the
+// others.
 const (
-	CmdSetPoolPolicy CommandType = 20
-	CmdPoolStep      CommandType = 21
-	CmdPoolAnswer    CommandType = 22
-	CmdAllocate      CommandType = 23
-	CmdDeallocate    CommandType = 24
+	CmdSetPoolPolicy CommandType = 32
+	CmdPoolStep      CommandType = 33
+	CmdPoolAnswer    CommandType = 34
+	CmdAllocate      CommandType = 35
+	CmdDeallocate    CommandType = 36
 )
 
 // Command is one change to the catalogue.
