@@ -66,6 +66,7 @@ func newRootCmd() *cobra.Command {
 		newPromotionsCmd(),
 		newKeygenCmd(),
 		newPoolCmd(),
+		newAllocateCmd(),
 	)
 	return root
 }
