@@ -229,3 +229,8 @@ func (p *poolController) hold(key string) {
 	defer p.mu.Unlock()
 	p.holdOff[key] = time.Now().Add(p.pause)
 }
+
+// WithAbsentGrace sets how long a new leader waits before it marks hosts
+// that gossip does not know as failed. Tests and benchmarks that register
+// hosts through the API alone, with no agent behind them, lengthen it.
+func WithAbsentGrace(d time.Duration) Option { return func(s *Server) { s.absentGrace = d } }
