@@ -39,6 +39,7 @@ type Config struct {
 	// "fast" also shortens Raft's election timeouts and the default lease.
 	GossipProfile string         `yaml:"gossip_profile"`
 	Failover      FailoverConfig `yaml:"failover"`
+	Login         LoginConfig    `yaml:"login"`
 	// Provisioner is the hook the standby pools ask for servers.
 	Provisioner ProvisionerConfig `yaml:"provisioner"`
 	// LogLevel is debug, info, warn or error.
@@ -51,6 +52,17 @@ type Ports struct {
 	Gossip int `yaml:"gossip"`
 	HTTP   int `yaml:"http"`
 	DNS    int `yaml:"dns"`
+	// Login is the grid login front that viewers' login URIs point at.
+	Login int `yaml:"login"`
+}
+
+// LoginConfig configures the grid login front.
+type LoginConfig struct {
+	// Hosts maps a Host header (the name in a grid's login URI) to the
+	// grid; without it grids are reached as /grid/NAME/.
+	Hosts map[string]string `yaml:"hosts"`
+	// Timeout bounds one attempt at one login instance.
+	Timeout time.Duration `yaml:"timeout"`
 }
 
 // ACLConfig holds the shared secrets of the admin API.
@@ -103,6 +115,7 @@ const (
 	DefaultGossipPort = 8301
 	DefaultHTTPPort   = 8500
 	DefaultDNSPort    = 8600
+	DefaultLoginPort  = 8080
 )
 
 // DefaultConfig returns the defaults every file is decoded over.
@@ -113,7 +126,7 @@ func DefaultConfig() Config {
 		DataDir:         "/var/lib/understudy/coordinator",
 		Region:          "default",
 		BindAddr:        "0.0.0.0",
-		Ports:           Ports{Raft: DefaultRaftPort, Gossip: DefaultGossipPort, HTTP: DefaultHTTPPort, DNS: DefaultDNSPort},
+		Ports:           Ports{Raft: DefaultRaftPort, Gossip: DefaultGossipPort, HTTP: DefaultHTTPPort, DNS: DefaultDNSPort, Login: DefaultLoginPort},
 		BootstrapExpect: 1,
 		DNS:             DNSConfig{Zone: "understudy.", TTL: 5 * time.Second, NegativeTTL: 5 * time.Second},
 		GossipProfile:   string(gossip.ProfileLAN),
@@ -170,7 +183,7 @@ func (c Config) Validate() error {
 	for _, p := range []struct {
 		name string
 		port int
-	}{{"raft", c.Ports.Raft}, {"gossip", c.Ports.Gossip}, {"http", c.Ports.HTTP}, {"dns", c.Ports.DNS}} {
+	}{{"raft", c.Ports.Raft}, {"gossip", c.Ports.Gossip}, {"http", c.Ports.HTTP}, {"dns", c.Ports.DNS}, {"login", c.Ports.Login}} {
 		if p.port < 0 || p.port > 65535 {
 			add("ports.%s: %d is out of range", p.name, p.port)
 		}
@@ -197,6 +210,9 @@ func (c Config) Validate() error {
 	}
 	if c.Failover.LeaseTTL < 0 || c.Failover.Grace < 0 || c.Failover.MinInterval < 0 {
 		add("failover: durations must not be negative")
+	}
+	if c.Login.Timeout < 0 {
+		add("login.timeout: must not be negative")
 	}
 	if c.DNS.RateLimit < 0 {
 		add("dns.rate_limit: must not be negative")

@@ -16,7 +16,7 @@ func TestParseConfig(t *testing.T) {
 		{"minimal", base, ""},
 		{"durations as strings", base + "dns: {ttl: 30s, negative_ttl: 1m, max_stale: 10s}\n", ""},
 		{"unknown key", base + "bogus: 1\n", "bogus: unknown key"},
-		{"unknown nested key", base + "ports: {raft: 1, login: 2}\n", "ports.login: unknown key"},
+		{"unknown nested key", base + "ports: {raft: 1, ssh: 2}\n", "ports.ssh: unknown key"},
 		{"no admin token", "node_name: c1\ndata_dir: /d\nbind_addr: 127.0.0.1\n", "acl.admin_token"},
 		{"unspecified bind without advertise", "node_name: c1\ndata_dir: /d\nbind_addr: 0.0.0.0\nacl: {admin_token: a}\n", "advertise_addr"},
 		{"bad port", base + "ports: {http: 70000}\n", "ports.http"},

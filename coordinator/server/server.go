@@ -17,6 +17,8 @@ import (
 	"github.com/understudy/understudy/coordinator/internal/consensus"
 	"github.com/understudy/understudy/coordinator/internal/dns"
 	"github.com/understudy/understudy/coordinator/internal/httpapi"
+	"github.com/understudy/understudy/coordinator/internal/login"
+	"github.com/understudy/understudy/coordinator/internal/provision"
 	"github.com/understudy/understudy/pkg/gossip"
 )
 
@@ -29,6 +31,10 @@ type Server struct {
 	raft    *consensus.Node
 	pool    *gossip.Pool
 	dns     *dns.Server
+	login   *login.Front
+	// restartHook asks the provisioner to restart machines whose agent is
+	// gone; nil without a provisioner.
+	restartHook *provision.Client
 	httpLn  net.Listener
 	http    *http.Server
 	metrics *serverMetrics
@@ -125,6 +131,10 @@ func New(cfg Config, logger *slog.Logger, opts ...Option) (*Server, error) {
 		return nil, fmt.Errorf("dns: %w", err)
 	}
 
+	if s.login, err = s.newLoginFront(); err != nil {
+		return nil, fmt.Errorf("login front: %w", err)
+	}
+
 	if s.httpLn, err = net.Listen("tcp", net.JoinHostPort(cfg.BindAddr, strconv.Itoa(cfg.Ports.HTTP))); err != nil {
 		return nil, fmt.Errorf("http listen: %w", err)
 	}
@@ -185,6 +195,9 @@ func (s *Server) HTTPAddr() string { return s.httpLn.Addr().String() }
 // DNSAddr is the bound DNS address (UDP and TCP).
 func (s *Server) DNSAddr() string { return s.dns.Addr() }
 
+// LoginAddr is the bound grid login front address.
+func (s *Server) LoginAddr() string { return s.login.Addr() }
+
 // RaftAddr is the Raft transport's advertised address.
 func (s *Server) RaftAddr() string { return s.raft.Addr() }
 
@@ -204,7 +217,7 @@ func (s *Server) Catalog() *catalog.Catalog { return s.catalog }
 // everything down. It returns the first fatal error.
 func (s *Server) Run(ctx context.Context) error {
 	s.logger.Info("coordinator starting", "node", s.cfg.NodeName,
-		"http", s.HTTPAddr(), "dns", s.DNSAddr(), "raft", s.RaftAddr(), "gossip", s.GossipAddr())
+		"http", s.HTTPAddr(), "dns", s.DNSAddr(), "raft", s.RaftAddr(), "gossip", s.GossipAddr(), "login", s.LoginAddr())
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		if err := s.http.Serve(s.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -213,6 +226,7 @@ func (s *Server) Run(ctx context.Context) error {
 		return nil
 	})
 	g.Go(func() error { return s.dns.Run(gctx) })
+	g.Go(func() error { return s.login.Run(gctx) })
 	g.Go(func() error { s.joinLoop(gctx); return nil })
 	g.Go(func() error { s.bootstrapLoop(gctx); return nil })
 	g.Go(func() error { s.leaderLoop(gctx); return nil })
@@ -251,6 +265,9 @@ func (s *Server) closeAll() {
 		}
 		if s.dns != nil {
 			s.dns.Close()
+		}
+		if s.login != nil {
+			s.login.Close()
 		}
 		if s.raft != nil {
 			if err := s.raft.Shutdown(); err != nil {

@@ -233,3 +233,15 @@ func (c *Client) Promotions(ctx context.Context) ([]Promotion, error) {
 	var ps []Promotion
 	return ps, c.get(ctx, "/promotions", &ps, nil)
 }
+
+// RequestRestart asks host's agent to restart its instance of service.
+func (c *Client) RequestRestart(ctx context.Context, host, service string) error {
+	return c.do(ctx, http.MethodPost, "/hosts/"+url.PathEscape(host)+"/instances/"+url.PathEscape(service)+"/restart",
+		nil, nil, nil)
+}
+
+// Route returns where a grid's logins go now.
+func (c *Client) Route(ctx context.Context, grid string) (Route, error) {
+	var r Route
+	return r, c.get(ctx, "/route/"+url.PathEscape(grid), &r, nil)
+}

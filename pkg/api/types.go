@@ -61,7 +61,9 @@ type Instance struct {
 	HealthSince int64    `json:"health_since"`
 	Running     bool     `json:"running"`
 	Fenced      bool     `json:"fenced,omitempty"`
-	ModifyIndex uint64   `json:"modify_index"`
+	// RestartRequested is when a restart was last asked for (ms).
+	RestartRequested int64  `json:"restart_requested,omitempty"`
+	ModifyIndex      uint64 `json:"modify_index"`
 }
 
 // Service is a service with its failover state and its instances, primary
@@ -144,4 +146,15 @@ type Registration struct {
 	Address  string       `json:"address"`
 	Version  string       `json:"version,omitempty"`
 	Services []ServiceDef `json:"services"`
+}
+
+// Route is where a grid's logins go now.
+type Route struct {
+	Grid    string `json:"grid"`
+	Service string `json:"service"`
+	Host    string `json:"host"`
+	Address string `json:"address"`
+	Primary bool   `json:"primary"`
+	Epoch   uint64 `json:"epoch"`
+	Healthy bool   `json:"healthy"`
 }

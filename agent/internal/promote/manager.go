@@ -67,6 +67,9 @@ type state struct {
 	resyncedEpoch uint64
 	resyncing     bool
 	lastStart     time.Time
+	// restartSeen is the newest restart request acted on (or present when
+	// the manager first saw the instance).
+	restartSeen int64
 }
 
 // defaultTTL is assumed before the first grant tells the real TTL.
@@ -144,6 +147,9 @@ func (m *Manager) update(instances []api.HostInstance) {
 			st.view.HostFenced != hi.HostFenced) {
 			m.log.Info("service role changed", "service", hi.Service, "primary", hi.Primary,
 				"epoch", hi.Epoch, "fenced", hi.Fenced, "primary_host", hi.PrimaryHost)
+		}
+		if !st.hasView && st.restartSeen == 0 {
+			st.restartSeen = hi.RestartRequested // requests older than this agent are moot
 		}
 		st.view, st.hasView = hi, true
 	}
@@ -296,9 +302,23 @@ func (m *Manager) reconcile(ctx context.Context, name string) {
 	want := st.shouldRun(svc, now)
 	wasPrimary := st.view.Primary
 	epoch := st.view.Epoch
+	restart := st.hasView && st.view.RestartRequested > st.restartSeen
+	if restart {
+		st.restartSeen = st.view.RestartRequested
+	}
 	m.mu.Unlock()
 
 	running := svc.Controller.Running()
+	if restart && running {
+		m.log.Info("restarting service on request", "service", name)
+		if err := svc.Controller.Stop(ctx); err != nil {
+			m.log.Error("service stop failed", "service", name, "err", err)
+		}
+		running = svc.Controller.Running()
+		m.mu.Lock()
+		st.lastStart = time.Time{} // start again at once
+		m.mu.Unlock()
+	}
 	switch {
 	case want && !running:
 		m.mu.Lock()

@@ -130,3 +130,17 @@ func apiPromotion(p catalog.Promotion) api.Promotion {
 	return api.Promotion{Service: p.Service, From: p.From, To: p.To, Epoch: p.Epoch, Reason: p.Reason,
 		Planned: p.Planned, At: p.At, Index: p.Index}
 }
+
+func (h *Handler) restart(w http.ResponseWriter, r *http.Request) {
+	if h.apply(w, r, &catalog.RequestRestart{Host: r.PathValue("name"), Service: r.PathValue("service"),
+		Reason: "operator", At: h.cfg.Now().UnixMilli()}) {
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+func (h *Handler) route(w http.ResponseWriter, r *http.Request) {
+	rt, err := h.b.Route(r.PathValue("grid"))
+	if h.check(w, err) {
+		writeJSON(w, http.StatusOK, rt)
+	}
+}

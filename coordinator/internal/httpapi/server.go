@@ -55,6 +55,10 @@ type Backend interface {
 	// Drain switches every service whose primary is host over to standbys
 	// (leader only).
 	Drain(ctx context.Context, host string) ([]catalog.Promotion, error)
+	// Route returns where the login front sends a grid's logins now; the
+	// errors wrap catalog.ErrNotFound for an unknown grid and ErrUnavailable
+	// when no instance can take a login.
+	Route(grid string) (api.Route, error)
 }
 
 // Config holds the tokens and limits of the API.
@@ -133,6 +137,8 @@ func (h *Handler) routes() {
 	h.mux.HandleFunc("GET /v1/datasets", h.read(h.datasets))
 	h.mux.HandleFunc("PUT /v1/hosts/{name}/datasets/{dataset}", h.write(scopeAgent, h.reportDataset))
 	h.mux.HandleFunc("GET /v1/cluster", h.read(h.cluster))
+	h.mux.HandleFunc("POST /v1/hosts/{name}/instances/{service}/restart", h.write(scopeAdmin, h.restart))
+	h.mux.HandleFunc("GET /v1/route/{grid}", h.route)
 	h.mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
