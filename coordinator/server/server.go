@@ -35,9 +35,9 @@ type Server struct {
 	// restartHook asks the provisioner to restart machines whose agent is
 	// gone; nil without a provisioner.
 	restartHook *provision.Client
-	httpLn  net.Listener
-	http    *http.Server
-	metrics *serverMetrics
+	httpLn      net.Listener
+	http        *http.Server
+	metrics     *serverMetrics
 
 	// Version is reported in gossip metadata.
 	version string
