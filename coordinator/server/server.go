@@ -17,6 +17,7 @@ import (
 	"github.com/understudy/understudy/coordinator/internal/consensus"
 	"github.com/understudy/understudy/coordinator/internal/dns"
 	"github.com/understudy/understudy/coordinator/internal/httpapi"
+	"github.com/understudy/understudy/coordinator/internal/ui"
 	"github.com/understudy/understudy/coordinator/internal/login"
 	"github.com/understudy/understudy/coordinator/internal/provision"
 	"github.com/understudy/understudy/pkg/gossip"
@@ -145,6 +146,8 @@ func New(cfg Config, logger *slog.Logger, opts ...Option) (*Server, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", api)
 	mux.Handle("GET /metrics", s.metrics.reg.Handler())
+	mux.Handle(ui.Prefix, ui.Handler())
+	mux.Handle("GET /{$}", http.RedirectHandler(ui.Prefix, http.StatusFound))
 	s.http = &http.Server{
 		Handler:           s.metrics.reg.HTTP(mux),
 		ReadHeaderTimeout: 10 * time.Second,
