@@ -17,9 +17,9 @@ import (
 	"github.com/understudy/understudy/coordinator/internal/consensus"
 	"github.com/understudy/understudy/coordinator/internal/dns"
 	"github.com/understudy/understudy/coordinator/internal/httpapi"
-	"github.com/understudy/understudy/coordinator/internal/ui"
 	"github.com/understudy/understudy/coordinator/internal/login"
 	"github.com/understudy/understudy/coordinator/internal/provision"
+	"github.com/understudy/understudy/coordinator/internal/ui"
 	"github.com/understudy/understudy/pkg/gossip"
 )
 
