@@ -1,0 +1,148 @@
+package harness
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// metricRow matches a series row of docs/metrics.md: name and type.
+var metricRow = regexp.MustCompile("^\\|\\s*`(understudy_[a-z0-9_]+)`\\s*\\|\\s*([a-z]+)\\s*\\|")
+
+// documentedMetrics returns the series listed in each "## " section of
+// docs/metrics.md, name → type.
+func documentedMetrics(t *testing.T) map[string]map[string]string {
+	t.Helper()
+	f, err := os.Open(filepath.Join("..", "..", "docs", "metrics.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	out := map[string]map[string]string{}
+	section := ""
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if h, ok := strings.CutPrefix(sc.Text(), "## "); ok {
+			section = strings.TrimSpace(h)
+			continue
+		}
+		if m := metricRow.FindStringSubmatch(sc.Text()); m != nil {
+			if out[section] == nil {
+				out[section] = map[string]string{}
+			}
+			if _, dup := out[section][m[1]]; dup {
+				t.Errorf("docs/metrics.md (%s) lists %s twice", section, m[1])
+			}
+			out[section][m[1]] = m[2]
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// scrape fetches addr's /metrics and returns the understudy_ families it
+// declares, name → type.
+func scrape(t *testing.T, addr string) map[string]string {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s/metrics: %s", addr, resp.Status)
+	}
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for line := range strings.Lines(string(b)) {
+		f := strings.Fields(line)
+		if len(f) == 4 && f[0] == "#" && f[1] == "TYPE" && strings.HasPrefix(f[2], "understudy_") {
+			out[f[2]] = f[3]
+		}
+	}
+	return out
+}
+
+// TestDocumentedMetrics runs a coordinator with a primary and a standby
+// agent through registration, health checks, DNS queries and a planned
+// switchover, then checks that each daemon exports exactly the series
+// docs/metrics.md lists for it, with the documented types. It also checks
+// the agents' health endpoint.
+func TestDocumentedMetrics(t *testing.T) {
+	doc := documentedMetrics(t)
+	for _, s := range []string{"Both daemons", "Coordinator", "Agent"} {
+		if len(doc[s]) == 0 {
+			t.Fatalf("docs/metrics.md has no series in section %q", s)
+		}
+	}
+	c := New(t, 1)
+	c.Leader(10 * time.Second)
+	a := newLoginHost(t, c, "host-a", "active", "cold")
+	b := newLoginHost(t, c, "host-b", "standby", "cold")
+	agentA, agentB := a.start(c), b.start(c)
+	co := c.Coordinators[0]
+	waitPrimaryServing(t, co, a, b)
+	if _, err := co.Client(c.AdminToken).Failover(t.Context(), "login", "host-b"); err != nil {
+		t.Fatalf("planned switchover: %v", err)
+	}
+	Eventually(t, 15*time.Second, "DNS to answer the new primary", func() bool {
+		got := dnsLogin(t, co.DNSAddr())
+		return len(got) == 1 && got[0] == b.ip
+	})
+
+	for _, ag := range []*Agent{agentA, agentB} {
+		resp, err := http.Get("http://" + ag.HTTPAddr() + "/v1/health")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"node":"`+ag.Name()+`"`) {
+			t.Errorf("GET %s/v1/health = %s %s", ag.Name(), resp.Status, body)
+		}
+	}
+
+	check := func(t *testing.T, got map[string]string, want map[string]string) {
+		for _, name := range slices.Sorted(maps.Keys(want)) {
+			switch typ, ok := got[name]; {
+			case !ok:
+				t.Errorf("%s is documented but not exported", name)
+			case typ != want[name]:
+				t.Errorf("%s is a %s, documented as a %s", name, typ, want[name])
+			}
+		}
+		for _, name := range slices.Sorted(maps.Keys(got)) {
+			if _, ok := want[name]; !ok {
+				t.Errorf("%s (%s) is exported but not in docs/metrics.md", name, got[name])
+			}
+		}
+	}
+	for _, tc := range []struct {
+		daemon string
+		addr   string
+	}{
+		{"Coordinator", co.HTTPAddr()},
+		{"Agent", agentA.HTTPAddr()},
+		{"Agent", agentB.HTTPAddr()},
+	} {
+		t.Run(fmt.Sprintf("%s %s", tc.daemon, tc.addr), func(t *testing.T) {
+			want := maps.Clone(doc["Both daemons"])
+			maps.Copy(want, doc[tc.daemon])
+			check(t, scrape(t, tc.addr), want)
+		})
+	}
+}
