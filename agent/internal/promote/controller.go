@@ -21,13 +21,18 @@ type Controller interface {
 }
 
 // Commands is a Controller that runs a start and a stop command, as for a
-// service managed by systemd ("systemctl start robust").
+// service managed by systemd ("systemctl start robust"). Until it has run
+// one of them it does not know whether the service runs (the agent may
+// have restarted under a running service), so it reports the service as
+// running and unsettled: the manager then runs start or stop once, both
+// of which must be idempotent.
 type Commands struct {
 	StartArgv []string
 	StopArgv  []string
 
-	mu      sync.Mutex // guards running
+	mu      sync.Mutex // guards running and settled
 	running bool
+	settled bool
 }
 
 // Start runs the start command and waits for it.
@@ -36,7 +41,7 @@ func (c *Commands) Start(ctx context.Context) error {
 		return err
 	}
 	c.mu.Lock()
-	c.running = true
+	c.running, c.settled = true, true
 	c.mu.Unlock()
 	return nil
 }
@@ -47,17 +52,29 @@ func (c *Commands) Stop(ctx context.Context) error {
 		return err
 	}
 	c.mu.Lock()
-	c.running = false
+	c.running, c.settled = false, true
 	c.mu.Unlock()
 	return nil
 }
 
-// Running reports whether the last command run was a successful start.
+// Running reports whether the last command run was a successful start;
+// before any, it reports true (see [Commands]).
 func (c *Commands) Running() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.running
+	return c.running || !c.settled
 }
+
+// Settled reports whether a start or stop command has succeeded yet.
+func (c *Commands) Settled() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.settled
+}
+
+// settler is implemented by controllers that cannot tell whether the
+// service runs until they have started or stopped it once.
+type settler interface{ Settled() bool }
 
 func runCommand(ctx context.Context, argv []string) error {
 	if len(argv) == 0 {

@@ -309,6 +309,9 @@ func (m *Manager) reconcile(ctx context.Context, name string) {
 	m.mu.Unlock()
 
 	running := svc.Controller.Running()
+	if sc, ok := svc.Controller.(settler); ok && !sc.Settled() && want {
+		running = false // start it (idempotent) rather than trust a guess
+	}
 	if restart && running {
 		m.log.Info("restarting service on request", "service", name)
 		if err := svc.Controller.Stop(ctx); err != nil {
