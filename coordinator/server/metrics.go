@@ -123,7 +123,73 @@ func newMetrics(s *Server) *serverMetrics {
 			}
 			emit(float64(n))
 		})
+	registerPoolMetrics(r, s.catalog)
+	registerDatasetMetrics(r, s.catalog)
 	return m
+}
+
+// registerPoolMetrics samples the standby pools from the catalogue.
+func registerPoolMetrics(r *metrics.Registry, cat *catalog.Catalog) {
+	views := func() []catalog.PoolView {
+		var out []catalog.PoolView
+		for _, p := range cat.Pools() {
+			if v, ok := cat.PoolView(p.Region); ok {
+				out = append(out, v)
+			}
+		}
+		return out
+	}
+	r.GaugeFunc("pool_hosts", "Hosts of a region's standby pool: active (serving or allocated), ready (idle standby) and booting (requested from the provisioner, not joined yet).",
+		[]string{"region", "state"}, func(emit metrics.Emit) {
+			for _, v := range views() {
+				emit(float64(v.Observation.Active), v.Region, "active")
+				emit(float64(v.Observation.Ready), v.Region, "ready")
+				emit(float64(v.Observation.Booting), v.Region, "booting")
+			}
+		})
+	r.GaugeFunc("pool_target", "The standby target the leader last committed for a region.", []string{"region"},
+		func(emit metrics.Emit) {
+			for _, v := range views() {
+				emit(float64(v.Target), v.Region)
+			}
+		})
+	r.GaugeFunc("pool_allocations", "Hosts allocated from a region's standby pool.", []string{"region"},
+		func(emit metrics.Emit) {
+			for _, v := range views() {
+				emit(float64(len(v.Allocations)), v.Region)
+			}
+		})
+}
+
+// registerDatasetMetrics samples the agents' dataset reports from the
+// catalogue.
+func registerDatasetMetrics(r *metrics.Registry, cat *catalog.Catalog) {
+	labels := []string{"dataset", "host", "replica"}
+	each := func(emit metrics.Emit, value func(catalog.DatasetStatus) (float64, bool)) {
+		for _, d := range cat.Datasets() {
+			if v, ok := value(d); ok {
+				emit(v, d.Dataset, d.Host, d.Replica)
+			}
+		}
+	}
+	seconds := func(ms int64) float64 { return float64(ms) / 1000 }
+	r.GaugeFunc("dataset_last_snapshot_timestamp_seconds",
+		"When the copy's newest snapshot was taken (Unix time; 0 if never).", labels, func(emit metrics.Emit) {
+			each(emit, func(d catalog.DatasetStatus) (float64, bool) { return seconds(d.LastSnapshot), true })
+		})
+	r.GaugeFunc("dataset_mirror_lag_seconds", "How far a mirror trails its source's newest data.", labels,
+		func(emit metrics.Emit) {
+			each(emit, func(d catalog.DatasetStatus) (float64, bool) {
+				return seconds(d.LagMillis), d.Replica == "mirror"
+			})
+		})
+	r.GaugeFunc("dataset_stale", "1 when the reporting agent says the copy misses its schedule or RPO.", labels,
+		func(emit metrics.Emit) {
+			each(emit, func(d catalog.DatasetStatus) (float64, bool) { return b2f(d.Stale), true })
+		})
+	r.GaugeFunc("dataset_error", "1 while the copy's last job failed.", labels, func(emit metrics.Emit) {
+		each(emit, func(d catalog.DatasetStatus) (float64, bool) { return b2f(d.LastError != ""), true })
+	})
 }
 
 // onLeaderChange counts leader changes; Raft calls it from one goroutine.

@@ -2,6 +2,7 @@ package harness
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -13,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/understudy/understudy/pkg/api"
 )
 
 // metricRow matches a series row of docs/metrics.md: name and type.
@@ -104,6 +107,20 @@ func TestDocumentedMetrics(t *testing.T) {
 		return len(got) == 1 && got[0] == b.ip
 	})
 
+	// A standby pool and dataset reports, so that their series exist.
+	if _, err := co.Client(c.AdminToken).SetPoolPolicy(t.Context(), "default",
+		json.RawMessage(`{"standby_floor": 1, "max_servers": 4}`)); err != nil {
+		t.Fatalf("set pool policy: %v", err)
+	}
+	now := time.Now().UnixMilli()
+	for _, st := range []api.DatasetStatus{
+		{Host: "host-b", Dataset: "login-db", Replica: "source", LastSnapshot: now, ReportedAt: now},
+		{Host: "host-a", Dataset: "login-db", Replica: "mirror", LastSnapshot: now, LagMillis: 800, ReportedAt: now},
+	} {
+		if err := co.Client(c.AgentToken).ReportDataset(t.Context(), st); err != nil {
+			t.Fatalf("report dataset: %v", err)
+		}
+	}
 	for _, ag := range []*Agent{agentA, agentB} {
 		resp, err := http.Get("http://" + ag.HTTPAddr() + "/v1/health")
 		if err != nil {
