@@ -28,6 +28,7 @@ const (
 	CmdReportDataset    CommandType = 10
 	CmdSetClusterConfig CommandType = 11
 	CmdRequestRestart   CommandType = 12
+	CmdRestoreState     CommandType = 13
 )
 
 // Standby pool command types (pools.go), numbered from 32 apart from the
@@ -181,6 +182,8 @@ func Decode(b []byte) (Command, error) {
 		c = &SetClusterConfig{}
 	case CmdRequestRestart:
 		c = &RequestRestart{}
+	case CmdRestoreState:
+		c = &RestoreState{}
 	case CmdSetPoolPolicy:
 		c = &SetPoolPolicy{}
 	case CmdPoolStep:

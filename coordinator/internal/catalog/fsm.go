@@ -103,6 +103,8 @@ func (c *Catalog) Apply(index uint64, entry []byte) error {
 		return c.setClusterConfig(cmd)
 	case *RequestRestart:
 		return c.requestRestart(index, cmd)
+	case *RestoreState:
+		return c.restoreState(cmd)
 	case *SetPoolPolicy:
 		return c.setPoolPolicy(index, cmd)
 	case *PoolStep:

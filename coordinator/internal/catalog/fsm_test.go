@@ -160,3 +160,30 @@ func TestUnknownCommands(t *testing.T) {
 	}()
 	c.Apply(11, []byte{0x7f, '{', '}'})
 }
+
+func TestRestoreStateThroughTheLog(t *testing.T) {
+	t.Parallel()
+	saved := populated(t)
+	var buf bytes.Buffer
+	saved.Snapshot().WriteTo(&buf)
+
+	c := New()
+	if err := mustApply(t, c, 1, &UpsertHost{Name: "other", Address: "10.9.9.9"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := mustApply(t, c, 2, &RestoreState{Snapshot: buf.Bytes()}); err != nil {
+		t.Fatal(err)
+	}
+	if c.Index() != 2 {
+		t.Fatalf("Index = %d, want the restoring entry's 2", c.Index())
+	}
+	if !reflect.DeepEqual(c.Hosts(), saved.Hosts()) || !reflect.DeepEqual(c.Services(), saved.Services()) {
+		t.Fatal("restored state differs from the saved one")
+	}
+	if err := mustApply(t, c, 3, &RestoreState{Snapshot: []byte(`{"version":99}`)}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("bad snapshot = %v, want ErrInvalid", err)
+	}
+	if len(c.Hosts()) != 2 {
+		t.Fatal("a rejected restore changed the state")
+	}
+}

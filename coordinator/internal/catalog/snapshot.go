@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -72,13 +73,49 @@ func (s *snapshot) WriteTo(w io.Writer) (int64, error) {
 // Restore replaces the whole state with a snapshot written by Snapshot. On
 // error the state is unchanged.
 func (c *Catalog) Restore(r io.Reader) error {
+	d, err := decodeSnapshot(r)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.installLocked(d)
+	c.index = d.Index
+	c.notifyLocked()
+	return nil
+}
+
+// RestoreState replaces the catalogue with a saved one, through the log, so
+// that every replica installs it at the same index (`state restore`).
+type RestoreState struct {
+	// Snapshot is the output of [Catalog.Snapshot] (`state save`).
+	Snapshot json.RawMessage `json:"snapshot"`
+}
+
+func (RestoreState) commandType() CommandType { return CmdRestoreState }
+
+func (c *Catalog) restoreState(cmd *RestoreState) error {
+	d, err := decodeSnapshot(bytes.NewReader(cmd.Snapshot))
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	c.installLocked(d) // the applied index stays this entry's
+	return nil
+}
+
+func decodeSnapshot(r io.Reader) (snapshotData, error) {
 	var d snapshotData
 	if err := json.NewDecoder(r).Decode(&d); err != nil {
-		return fmt.Errorf("decode catalogue snapshot: %w", err)
+		return d, fmt.Errorf("decode catalogue snapshot: %w", err)
 	}
 	if d.Version != snapshotVersion {
-		return fmt.Errorf("catalogue snapshot version %d not supported (want %d)", d.Version, snapshotVersion)
+		return d, fmt.Errorf("catalogue snapshot version %d not supported (want %d)", d.Version, snapshotVersion)
 	}
+	return d, nil
+}
+
+// installLocked replaces every piece of state but the applied index.
+func (c *Catalog) installLocked(d snapshotData) {
 	hosts := make(map[string]*Host, len(d.Hosts))
 	for i := range d.Hosts {
 		hosts[d.Hosts[i].Name] = &d.Hosts[i]
@@ -96,11 +133,7 @@ func (c *Catalog) Restore(r io.Reader) error {
 	for i := range d.Datasets {
 		datasets[datasetKey(d.Datasets[i].Host, d.Datasets[i].Dataset)] = &d.Datasets[i]
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.index, c.hosts, c.services, c.promotions = d.Index, hosts, services, d.Promotions
+	c.hosts, c.services, c.promotions = hosts, services, d.Promotions
 	c.datasets, c.cluster = datasets, d.Cluster
 	c.pools = restorePools(d.Pools)
-	c.notifyLocked()
-	return nil
 }
