@@ -62,6 +62,9 @@ func (r *restorer) writeFile(ctx context.Context, n *snapshot.Node, locs map[chu
 	if exists && r.opts.QuickCheck && existing.Size() == n.Size && existing.ModTime().Equal(time.Unix(0, n.MTime)) {
 		return 0, true, nil
 	}
+	if r.opts.Atomic {
+		return r.replaceFile(ctx, n, locs, exists && existing.Size() == n.Size)
+	}
 	var f *os.File
 	if exists {
 		f, err = r.root.OpenFile(n.Path, os.O_RDWR, 0)

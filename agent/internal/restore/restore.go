@@ -34,6 +34,12 @@ type Options struct {
 	// QuickCheck trusts an existing target file whose size and mtime match
 	// the snapshot instead of hashing it.
 	QuickCheck bool
+	// Atomic replaces each file that differs from the snapshot in one
+	// step: the new content is written to a temporary file beside it,
+	// synced and renamed over it, so a reader (or a service promoted while
+	// the standby's warm copy is being updated) sees either the old file or
+	// the new one, never a mix. Unchanged files are left in place.
+	Atomic bool
 	// Progress, if set, is updated as files complete.
 	Progress *Progress
 	Logger   *slog.Logger
