@@ -22,6 +22,9 @@ type DrillResult struct {
 	// re-hashing the restored files took.
 	RTO    time.Duration `json:"rto_ns"`
 	Verify time.Duration `json:"verify_ns"`
+	// Damaged names the files the drill could not restore and why (the
+	// error names the chunk and the pack holding it).
+	Damaged []FileError `json:"-"`
 }
 
 // Drill restores the latest snapshot of dataset into a scratch directory
@@ -40,10 +43,13 @@ func Drill(ctx context.Context, st *store.Store, dataset, scratchParent string, 
 	defer os.RemoveAll(dir)
 	target := filepath.Join(dir, "restore")
 	res, err := Run(ctx, st, rec, target, opts)
-	if err != nil {
-		return nil, err
+	if res == nil {
+		return nil, fmt.Errorf("drill of dataset %s, snapshot %s: %w", rec.Dataset, snapshot.ShortID(rec.ID), err)
 	}
-	out := &DrillResult{Snapshot: rec.ID, Dataset: rec.Dataset, Files: res.Files, Bytes: res.Bytes, RTO: res.Duration}
+	out := &DrillResult{Snapshot: rec.ID, Dataset: rec.Dataset, Files: res.Files, Bytes: res.Bytes, RTO: res.Duration, Damaged: res.Damaged}
+	if err != nil {
+		return out, fmt.Errorf("drill of dataset %s, snapshot %s: %w", rec.Dataset, snapshot.ShortID(rec.ID), err)
+	}
 	start := time.Now()
 	if err := Compare(ctx, st, rec, target); err != nil {
 		return out, err
