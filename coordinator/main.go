@@ -64,6 +64,7 @@ func newRootCmd() *cobra.Command {
 		newDrainCmd(),
 		newFenceCmd(),
 		newPromotionsCmd(),
+		newStateCmd(),
 		newKeygenCmd(),
 		newPoolCmd(),
 		newAllocateCmd(),

@@ -245,3 +245,31 @@ func (c *Client) Route(ctx context.Context, grid string) (Route, error) {
 	var r Route
 	return r, c.get(ctx, "/route/"+url.PathEscape(grid), &r, nil)
 }
+
+// SaveState writes the whole catalogue, as confirmed by the leader, to w.
+func (c *Client) SaveState(ctx context.Context, w io.Writer) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+Version+"/state?consistent", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		var e Error
+		if json.Unmarshal(b, &e) != nil || e.Error == "" {
+			e.Error = http.StatusText(resp.StatusCode)
+		}
+		return &StatusError{Code: resp.StatusCode, Message: e.Error}
+	}
+	_, err = io.Copy(w, resp.Body)
+	return err
+}
+
+// RestoreState replaces the whole catalogue with one saved by SaveState.
+func (c *Client) RestoreState(ctx context.Context, state json.RawMessage) error {
+	return c.do(ctx, http.MethodPut, "/state", nil, state, nil)
+}

@@ -139,6 +139,8 @@ func (h *Handler) routes() {
 	h.mux.HandleFunc("GET /v1/cluster", h.read(h.cluster))
 	h.mux.HandleFunc("POST /v1/hosts/{name}/instances/{service}/restart", h.write(scopeAdmin, h.restart))
 	h.mux.HandleFunc("GET /v1/route/{grid}", h.route)
+	h.mux.HandleFunc("GET /v1/state", h.read(h.saveState))
+	h.mux.HandleFunc("PUT /v1/state", h.write(scopeAdmin, h.restoreState))
 	h.mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
@@ -176,7 +178,9 @@ func (h *Handler) write(s scope, next http.HandlerFunc) http.HandlerFunc {
 			h.forward(w, r, addr)
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes)
+		if r.URL.Path != "/v1/state" { // a saved state may be large; it sets its own bound
+			r.Body = http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes)
+		}
 		next(w, r)
 	}
 }
