@@ -87,3 +87,17 @@ test-packaging:
 .PHONY: bench-coordinator
 bench-coordinator:
 	cd test/bench && $(GO) test -tags bench -count=1 -timeout 10m
+
+## bench-backup: understudy-agent (encrypted) side by side with restic and
+## borg (repokey) on a generated 1 GiB grid-like dataset: initial and second
+## backup, bytes added against bytes changed, restore, peak RSS; medians of
+## three runs as markdown tables, about ten minutes. Needs restic, borg and
+## /usr/bin/time (installed with apt-get when missing). BENCH_BACKUP_FLAGS
+## passes options (-size, -reps, -tools, -dir, -keep, -out).
+## docs/benchmarks.md records a run.
+.PHONY: bench-backup
+bench-backup:
+	@command -v restic >/dev/null && command -v borg >/dev/null && test -x /usr/bin/time || \
+		apt-get install -y restic borgbackup time
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/understudy-agent ./agent
+	$(GO) run -tags bench ./test/bench/backup -agent bin/understudy-agent $(BENCH_BACKUP_FLAGS)
