@@ -28,7 +28,10 @@ func newPoolCluster(t *testing.T, n int, cfg func(*server.Config)) *Cluster {
 		t.Fatal(err)
 	}
 	c := &Cluster{t: t, Key: key, AdminToken: "admin-" + t.Name(), AgentToken: "agent-" + t.Name()}
+	lw := &lateWriter{t: t}
+	t.Cleanup(lw.close) // runs after stopAll
 	t.Cleanup(c.stopAll)
+	logger := slog.New(slog.NewTextHandler(lw, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	for i := range n {
 		sc := server.DefaultConfig()
 		sc.NodeName = fmt.Sprintf("coord-%d", i+1)
@@ -45,7 +48,7 @@ func newPoolCluster(t *testing.T, n int, cfg func(*server.Config)) *Cluster {
 		if cfg != nil {
 			cfg(&sc)
 		}
-		s, err := server.New(sc, Logger(t, slog.LevelWarn).With("node", sc.NodeName),
+		s, err := server.New(sc, logger.With("node", sc.NodeName),
 			server.WithRaftTimings(RaftTimings()), server.WithAbsentGrace(time.Hour))
 		if err != nil {
 			t.Fatalf("start %s: %v", sc.NodeName, err)
@@ -56,6 +59,30 @@ func newPoolCluster(t *testing.T, n int, cfg func(*server.Config)) *Cluster {
 		c.Coordinators = append(c.Coordinators, co)
 	}
 	return c
+}
+
+// lateWriter writes to t.Log until closed, then drops: gossip goroutines of
+// a killed member may still log after the test has ended, which t.Log does
+// not allow.
+type lateWriter struct {
+	t      *testing.T
+	mu     sync.Mutex // guards closed, held while writing
+	closed bool
+}
+
+func (w *lateWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.closed {
+		w.t.Log(strings.TrimRight(string(p), "\n"))
+	}
+	return len(p), nil
+}
+
+func (w *lateWriter) close() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.closed = true
 }
 
 // registerStandbys registers count standby hosts of region through the API,
