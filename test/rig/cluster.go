@@ -1,0 +1,224 @@
+package rig
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/understudy/understudy/pkg/api"
+	"github.com/understudy/understudy/pkg/gossip"
+)
+
+// Tokens the rig's coordinators accept.
+const (
+	AdminToken = "admin-secret"
+	AgentToken = "agent-secret"
+)
+
+// ServicePort is the fixed port of the login service on every host.
+const ServicePort = 8002
+
+var ipSeq atomic.Uint32
+
+// nextIP returns a loopback address of its own: 127.X.Y.Z with X and Y
+// derived from the process id (Y with its top bit flipped, apart from the
+// addresses other e2e helpers derive the same way) and Z counting up.
+func nextIP() string {
+	pid := os.Getpid()
+	n := ipSeq.Add(1)
+	return fmt.Sprintf("127.%d.%d.%d", 1+(pid>>8)%250, (pid%256)^0x80, 1+n%250)
+}
+
+var gidSeq atomic.Uint32
+
+// nextGID returns a group id no one else uses, for matching a process's
+// sockets in nftables rules.
+func nextGID() int { return 40000 + os.Getpid()%10000*4 + int(gidSeq.Add(1)%4) }
+
+// Spec describes a cluster.
+type Spec struct {
+	Bins Binaries
+	// Profile is the gossip profile of coordinators and agents ("fast").
+	Profile string
+	// Extra is YAML appended to every coordinator's configuration.
+	Extra string
+}
+
+// Cluster is three coordinator processes and the hosts started on them.
+type Cluster struct {
+	t      testing.TB
+	spec   Spec
+	key    string
+	gid    int // the coordinators' group id
+	Coords []*Coord
+}
+
+// Coord is one coordinator process and the addresses it bound.
+type Coord struct {
+	*Proc
+	IP                             string
+	HTTP, DNS, Raft, Gossip, Login string
+}
+
+var reStarting = regexp.MustCompile(`msg="coordinator starting".* http=(\S+) dns=(\S+) raft=(\S+) gossip=(\S+) login=(\S+)`)
+
+// Start starts three coordinators, each on its own loopback address, and
+// waits until they have a leader.
+func Start(t testing.TB, spec Spec) *Cluster {
+	t.Helper()
+	key, err := gossip.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Cluster{t: t, spec: spec, key: key, gid: nextGID()}
+	for i := range 3 {
+		name := fmt.Sprintf("coord-%d", i+1)
+		ip := nextIP()
+		join := ""
+		if i > 0 {
+			join = fmt.Sprintf("retry_join: [%s]\n", c.Coords[0].Gossip)
+		}
+		dir := t.TempDir()
+		cfg := fmt.Sprintf(`node_name: %s
+data_dir: %s
+bind_addr: %s
+ports: {raft: 0, gossip: 0, http: 0, dns: 0, login: 0}
+bootstrap_expect: 3
+%sencrypt: %q
+acl: {admin_token: %s, agent_token: %s}
+gossip_profile: %s
+log_level: info
+%s`, name, dir, ip, join, key, AdminToken, AgentToken, spec.Profile, spec.Extra)
+		path := filepath.Join(dir, "coordinator.yaml")
+		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		p := StartProc(t, name, c.gid, spec.Bins.Coordinator, "serve", "--config", path)
+		var m []string
+		Eventually(t, 20*time.Second, name+" to start", func() bool {
+			for _, l := range p.Lines() {
+				if m = reStarting.FindStringSubmatch(l); m != nil {
+					return true
+				}
+			}
+			return p.Exited()
+		})
+		if m == nil {
+			t.Fatalf("%s exited at start", name)
+		}
+		c.Coords = append(c.Coords, &Coord{Proc: p, IP: ip, HTTP: m[1], DNS: m[2], Raft: m[3], Gossip: m[4], Login: m[5]})
+	}
+	Eventually(t, 30*time.Second, "a leader", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		l, err := api.NewClient(c.Coords[0].HTTP, "").Leader(ctx)
+		return err == nil && l.ID != ""
+	})
+	return c
+}
+
+// IPs returns the coordinators' addresses.
+func (c *Cluster) IPs() []string {
+	var out []string
+	for _, p := range c.Coords {
+		out = append(out, p.IP)
+	}
+	return out
+}
+
+// DNSAddrs returns the coordinators' DNS addresses.
+func (c *Cluster) DNSAddrs() []string {
+	var out []string
+	for _, p := range c.Coords {
+		out = append(out, p.DNS)
+	}
+	return out
+}
+
+// Client returns an admin client of the first coordinator that is still
+// running.
+func (c *Cluster) Client() *api.Client {
+	for _, p := range c.Coords {
+		if !p.Exited() {
+			return api.NewClient(p.HTTP, AdminToken)
+		}
+	}
+	return api.NewClient(c.Coords[0].HTTP, AdminToken)
+}
+
+// Host is one agent process on its own loopback address.
+type Host struct {
+	*Proc
+	Name string
+	IP   string
+	Dir  string
+	gid  int
+}
+
+// HostSpec describes an agent host.
+type HostSpec struct {
+	Name string
+	Role string // active or standby
+	// Services is the YAML list under services:, with the placeholders
+	// {IP} (the host's address), {DIR} (its data directory), {PORT} (the
+	// service port) and {GRIDLOGIN} (the login service binary).
+	Services string
+}
+
+// LoginService is the grid osgrid's login service, supervised by the
+// agent, with an HTTP check on get_grid_info; standby is "cold" or "hot".
+func LoginService(standby string) string {
+	return `  - name: login
+    grid: osgrid
+    port: {PORT}
+    tags: [login]
+    standby: ` + standby + `
+    run: [{GRIDLOGIN}, --addr, "{IP}:{PORT}", --data-dir, "{DIR}", --grid, osgrid, --instance, "{NAME}"]
+    check: {http: "http://{IP}:{PORT}/get_grid_info", interval: 250ms, timeout: 200ms,
+            failures_before_critical: 2, successes_before_passing: 1}
+`
+}
+
+// StartHost starts an agent on a fresh loopback address under a group id
+// of its own, joined to the coordinators.
+func (c *Cluster) StartHost(spec HostSpec) *Host {
+	t := c.t
+	t.Helper()
+	h := &Host{Name: spec.Name, IP: nextIP(), Dir: t.TempDir(), gid: nextGID()}
+	svc := strings.NewReplacer("{IP}", h.IP, "{DIR}", h.Dir, "{PORT}", fmt.Sprint(ServicePort),
+		"{GRIDLOGIN}", c.spec.Bins.Gridlogin, "{NAME}", spec.Name).Replace(spec.Services)
+	var join []string
+	for _, p := range c.Coords {
+		join = append(join, p.Gossip)
+	}
+	cfg := fmt.Sprintf(`node_name: %s
+data_dir: %s
+role: %s
+bind_addr: %s
+ports: {gossip: 0, http: 0}
+retry_join: [%s]
+encrypt: %q
+token: %s
+gossip_profile: %s
+log_level: info
+services:
+%s`, spec.Name, h.Dir, spec.Role, h.IP, strings.Join(join, ", "), c.key, AgentToken, c.spec.Profile, svc)
+	path := filepath.Join(h.Dir, "agent.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h.Proc = StartProc(t, spec.Name, h.gid, c.spec.Bins.Agent, "run", "--config", path)
+	return h
+}
+
+// ServiceAddr is the host's login service address.
+func (h *Host) ServiceAddr() string { return fmt.Sprintf("%s:%d", h.IP, ServicePort) }
+
+// ServicePIDs returns the processes the agent supervises (its children).
+func (h *Host) ServicePIDs() []int { return Children(h.Pid()) }
