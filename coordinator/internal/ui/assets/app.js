@@ -122,7 +122,7 @@ function renderHosts(hosts, services) {
     el("td", { field: "status", title: h.status_since ? "since " + new Date(h.status_since).toISOString() : "" },
       statusBadge(h.status), h.fenced ? [" ", badge("fenced", "bad")] : null),
     el("td", { field: "address", class: "mono" }, h.address),
-    el("td", { field: "primary" }, (primaryFor.get(h.name) || []).sort().join(", ")),
+    el("td", { field: "primary", class: "wrap" }, (primaryFor.get(h.name) || []).sort().join(", ")),
     el("td", { field: "version", class: "muted" }, h.version || ""),
   ));
   fill("hosts-table", rows, "no hosts registered");
@@ -139,7 +139,7 @@ function renderServices(services) {
       el("td", { field: "health" }, primary ? statusBadge(primary.health) : badge("no primary", "bad"),
         primary && primary.running ? [" ", badge("running", "info")] : null),
       el("td", { field: "epoch", class: "mono" }, String(s.epoch)),
-      el("td", { field: "standbys" }, standbys.length === 0 ? el("span", { class: "muted" }, "none") :
+      el("td", { field: "standbys", class: "wrap" }, standbys.length === 0 ? el("span", { class: "muted" }, "none") :
         standbys.map((i) => el("span", { class: "standby", "data-host": i.host, "data-health": i.health },
           i.host, statusBadge(i.health), i.fenced ? badge("fenced", "bad") : null))),
       timeCell(s.last_failover, "last-failover"),
@@ -160,7 +160,7 @@ function renderDatasets(datasets) {
       else if (d.stale) state = badge("stale", "warn");
       const drill = d.last_drill ? [ago(d.last_drill), " ", d.drill_ok ? badge(duration(d.drill_ms), "ok") : badge("failed", "bad")] : "never";
       return el("tr", { key: d.host + "/" + d.dataset },
-        el("td", { field: "dataset" }, d.dataset, d.class ? el("span", { class: "muted" }, " (" + d.class + ")") : null),
+        el("td", { field: "dataset", class: "wrap" }, d.dataset, d.class ? el("span", { class: "muted" }, " (" + d.class + ")") : null),
         el("td", { field: "host" }, d.host),
         el("td", { field: "replica" }, d.replica),
         timeCell(d.last_snapshot, "last-snapshot"),
@@ -186,7 +186,7 @@ function chart(samples, maxServers) {
   const W = 600, H = 150, L = 28, R = 8, T = 8, B = 18;
   const s = svg("svg", { class: "chart", viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: "none", role: "img" });
   const now = Date.now();
-  const span = Math.max(60000, now - (samples.length ? samples[0].t : now));
+  const span = Math.max(30000, now - (samples.length ? samples[0].t : now));
   let top = 1;
   for (const p of samples) top = Math.max(top, p.active, p.standby, p.target);
   if (maxServers && maxServers <= top * 1.5) top = Math.max(top, maxServers);
@@ -206,14 +206,18 @@ function chart(samples, maxServers) {
   const nowLabel = svg("text", { class: "axis", x: W - R, y: H - 4, "text-anchor": "end" });
   nowLabel.textContent = "now";
   s.append(nowLabel);
-  for (const series of ["target", "active", "standby"]) {
+  // Lines at the same level are drawn a little apart so that none hides
+  // another; the dashed target goes on top.
+  const offset = { active: -2, standby: 2, target: 0 };
+  for (const series of ["active", "standby", "target"]) {
     // Step lines: a level holds until the next sample.
+    const at = (v) => (y(v) + offset[series]).toFixed(1);
     const pts = [];
     samples.forEach((p, i) => {
-      if (i > 0) pts.push(`${x(p.t).toFixed(1)},${y(samples[i - 1][series]).toFixed(1)}`);
-      pts.push(`${x(p.t).toFixed(1)},${y(p[series]).toFixed(1)}`);
+      if (i > 0) pts.push(`${x(p.t).toFixed(1)},${at(samples[i - 1][series])}`);
+      pts.push(`${x(p.t).toFixed(1)},${at(p[series])}`);
     });
-    if (samples.length) pts.push(`${x(now).toFixed(1)},${y(samples[samples.length - 1][series]).toFixed(1)}`);
+    if (samples.length) pts.push(`${x(now).toFixed(1)},${at(samples[samples.length - 1][series])}`);
     s.append(svg("polyline", { class: series, points: pts.join(" "), "data-series": series }));
   }
   return s;
@@ -266,7 +270,7 @@ function renderEvents(promotions) {
     el("td", { field: "to" }, p.to),
     el("td", { field: "epoch", class: "mono" }, String(p.epoch)),
     el("td", { field: "kind" }, p.planned ? badge("planned", "info") : badge("automatic", "warn")),
-    el("td", { field: "reason", class: "muted" }, p.reason || ""),
+    el("td", { field: "reason", class: "muted wrap" }, p.reason || ""),
   )), "no promotions yet");
 }
 
