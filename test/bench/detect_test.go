@@ -1,0 +1,76 @@
+//go:build bench
+
+package bench
+
+import (
+	"fmt"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// detectRuns is the number of SIGKILLed hosts per gossip profile.
+const detectRuns = 10
+
+// TestDetection measures, per gossip profile, how long after an agent's
+// process is SIGKILLed (1) the Raft leader records its host as failed and
+// (2) every one of three coordinators stops answering its address for the
+// service it was primary for. Each run kills a fresh primary host (host-i,
+// primary of svc-i) while one standby host holds every service, so runs do
+// not depend on each other's failovers. Coordinators and agents use the
+// same profile; DNS is polled every 10 ms on all three coordinators.
+func TestDetection(t *testing.T) {
+	needDNSBench(t)
+	tb := &table{
+		title: fmt.Sprintf("Detection and DNS flip after SIGKILL of a primary host's agent (3 coordinators, %d runs per profile)", detectRuns),
+		header: []string{"profile", "leader records the host failed: median", "max",
+			"DNS flipped on all 3 coordinators: median", "min", "max"},
+	}
+	for _, profile := range []string{"fast", "lan"} {
+		detect, flip := measureDetection(t, profile)
+		d, f := summarize(detect), summarize(flip)
+		tb.add(profile, ms(d.P50), ms(d.Max), ms(f.P50), ms(f.Min), ms(f.Max))
+		t.Logf("%s: flips %v", profile, flip)
+	}
+	tb.note("Times in ms from the SIGKILL. Load average at the end: %s.", loadAverage())
+	tb.note("Targets (fast): median ≤ 2000, max ≤ 4000.")
+	tb.print()
+}
+
+func measureDetection(t *testing.T, profile string) (detect, flip []time.Duration) {
+	c := startDNSCluster(t, 3, profile)
+	var services []string
+	for i := range detectRuns {
+		services = append(services, fmt.Sprintf("svc-%d", i))
+	}
+	standby := c.startHost("standby", "standby", services...)
+	for i := range detectRuns {
+		host := fmt.Sprintf("host-%d", i)
+		name := fmt.Sprintf("svc-%d.service.understudy.", i)
+		h := c.startHost(host, "active", services[i])
+		poll(t, 60*time.Second, name+" to list "+host+" and the standby", func() bool {
+			return allAnswer(c.dnsAddrs(), name, h.ip+","+standby.ip)
+		})
+		t0 := time.Now()
+		if err := h.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		poll(t, 60*time.Second, name+" to list only the standby", func() bool {
+			return allAnswer(c.dnsAddrs(), name, standby.ip)
+		})
+		flip = append(flip, time.Since(t0))
+		<-h.done
+		var at time.Time
+		poll(t, 10*time.Second, "the leader to log that "+host+" failed", func() bool {
+			for _, p := range c.coords {
+				if got, ok := p.lineTime("host status changed", "host="+host+" ", "to=failed"); ok {
+					at = got
+					return true
+				}
+			}
+			return false
+		})
+		detect = append(detect, at.Sub(t0))
+	}
+	return detect, flip
+}
