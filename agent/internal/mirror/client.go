@@ -1,0 +1,246 @@
+package mirror
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/understudy/understudy/pkg/chunk"
+	"github.com/understudy/understudy/pkg/snapshot"
+	"github.com/understudy/understudy/pkg/store"
+	"github.com/understudy/understudy/pkg/wire"
+)
+
+// ClientOptions configure the sending side.
+type ClientOptions struct {
+	// TLS is the client configuration (see [Credentials.ClientTLS]).
+	TLS *tls.Config
+	// BytesPerSecond limits the chunk stream; zero means no limit.
+	BytesPerSecond int64
+	// OnPhase, when set, is told when a transfer enters a phase:
+	// "offer", "chunks" (with the number of chunks about to be sent) and
+	// "commit".
+	OnPhase func(phase string, n int)
+	Logger  *slog.Logger
+}
+
+// Client sends snapshots to one receiver.
+type Client struct {
+	addr string
+	opts ClientOptions
+	hc   *http.Client
+}
+
+// Errors of Send.
+var (
+	// ErrEncryption: the two stores disagree on encryption.
+	ErrEncryption = errors.New("mirror: sender and receiver stores disagree on encryption")
+	// ErrVersion: the receiver speaks another protocol version.
+	ErrVersion = errors.New("mirror: protocol version mismatch")
+	// ErrIncomplete: the receiver refused the commit because chunks are
+	// missing (a concurrent prune on the receiver); sending again helps.
+	ErrIncomplete = errors.New("mirror: receiver lacks chunks of the snapshot")
+)
+
+// RemoteError is a refusal from the receiver.
+type RemoteError struct {
+	Status int
+	// Code is one of the wire.Code* constants, or empty.
+	Code    string
+	Message string
+}
+
+func (e *RemoteError) Error() string {
+	return fmt.Sprintf("mirror: receiver answered %d: %s", e.Status, e.Message)
+}
+
+// NewClient returns a client for the receiver at addr (host:port).
+func NewClient(addr string, opts ClientOptions) *Client {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	tr := &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		TLSClientConfig:     opts.TLS,
+		TLSHandshakeTimeout: 10 * time.Second,
+		MaxIdleConnsPerHost: 2,
+		IdleConnTimeout:     time.Minute,
+		WriteBufferSize:     256 << 10,
+		ReadBufferSize:      64 << 10,
+	}
+	return &Client{addr: addr, opts: opts, hc: &http.Client{Transport: tr}}
+}
+
+// Close drops idle connections.
+func (c *Client) Close() { c.hc.CloseIdleConnections() }
+
+// Result reports one Send.
+type Result struct {
+	Snapshot string
+	// Chunks the snapshot has; Sent of them were missing on the receiver
+	// and sent, BytesSent their stored bytes.
+	Chunks    int
+	Sent      int
+	BytesSent int64
+	Committed wire.Committed
+	Duration  time.Duration
+}
+
+// Hello asks the receiver about itself.
+func (c *Client) Hello(ctx context.Context) (wire.Hello, error) {
+	var h wire.Hello
+	err := c.call(ctx, http.MethodGet, wire.PathHello, nil, &h)
+	return h, err
+}
+
+// Send mirrors rec from st to the receiver: only the chunks it lacks,
+// then the record. It is safe to call again after any failure; what
+// arrived is not sent again.
+func (c *Client) Send(ctx context.Context, st *store.Store, rec *snapshot.Record) (*Result, error) {
+	start := time.Now()
+	h, err := c.Hello(ctx)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case h.Version != wire.Version:
+		return nil, fmt.Errorf("%w: receiver %s speaks %d, this agent %d", ErrVersion, h.Host, h.Version, wire.Version)
+	case h.Polynomial != st.Polynomial():
+		return nil, fmt.Errorf("%w: receiver %s chunks with %#x, this store with %#x", ErrPolynomial, h.Host, uint64(h.Polynomial), uint64(st.Polynomial()))
+	case h.Encrypted != st.Encrypted():
+		return nil, fmt.Errorf("%w (receiver %s)", ErrEncryption, h.Host)
+	}
+	res := &Result{Snapshot: rec.ID}
+	c.phase("offer", 0)
+	err = forEachBatch(ctx, st, rec, func(ids []chunk.ID) error {
+		res.Chunks += len(ids)
+		var want wire.Want
+		if err := c.call(ctx, http.MethodPost, wire.PathOffer, wire.Offer{Version: wire.Version, Dataset: rec.Dataset, Snapshot: rec.ID, Chunks: ids}, &want); err != nil {
+			return err
+		}
+		if len(want.Missing) == 0 {
+			return nil
+		}
+		c.phase("chunks", len(want.Missing))
+		n, err := c.sendChunks(ctx, st, want.Missing)
+		res.BytesSent += n
+		if err != nil {
+			return err
+		}
+		res.Sent += len(want.Missing)
+		return nil
+	})
+	if err != nil {
+		return res, err
+	}
+	c.phase("commit", 0)
+	if err := c.call(ctx, http.MethodPost, wire.PathCommit, wire.Commit{Version: wire.Version, Record: rec}, &res.Committed); err != nil {
+		var re *RemoteError
+		if errors.As(err, &re) && re.Code == wire.CodeIncomplete {
+			return res, fmt.Errorf("%w: %s", ErrIncomplete, re.Message)
+		}
+		return res, err
+	}
+	res.Duration = time.Since(start)
+	c.opts.Logger.Debug("snapshot mirrored", "dataset", rec.Dataset, "snapshot", snapshot.ShortID(rec.ID),
+		"chunks", res.Chunks, "sent", res.Sent, "bytes", res.BytesSent, "took", res.Duration)
+	return res, nil
+}
+
+func (c *Client) phase(p string, n int) {
+	if c.opts.OnPhase != nil {
+		c.opts.OnPhase(p, n)
+	}
+}
+
+// sendChunks streams the stored form of ids. A goroutine reads one chunk
+// at a time into a pipe the request body drains, so at most one chunk
+// (plus buffers) is in memory and a slow link slows the reads.
+func (c *Client) sendChunks(ctx context.Context, st *store.Store, ids []chunk.ID) (int64, error) {
+	pr, pw := io.Pipe()
+	var sent int64
+	done := make(chan error, 1)
+	go func() {
+		var w io.Writer = pw
+		if c.opts.BytesPerSecond > 0 {
+			w = limitedWriter{ctx: ctx, w: pw, l: newLimiter(c.opts.BytesPerSecond)}
+		}
+		bw := bufio.NewWriterSize(w, 64<<10)
+		err := func() error {
+			for _, id := range ids {
+				b, err := st.GetStored(ctx, id)
+				if err != nil {
+					return fmt.Errorf("chunk %s: %w", id.Short(), err)
+				}
+				if err := wire.WriteFrame(bw, id, b); err != nil {
+					return err
+				}
+				sent += int64(len(b))
+			}
+			if err := wire.WriteEnd(bw, len(ids)); err != nil {
+				return err
+			}
+			return bw.Flush()
+		}()
+		pw.CloseWithError(err)
+		done <- err
+	}()
+	var got wire.Received
+	err := c.do(ctx, http.MethodPost, wire.PathChunks, "application/octet-stream", pr, &got)
+	pr.CloseWithError(errors.New("mirror: request ended"))
+	werr := <-done
+	if err == nil && werr != nil {
+		err = werr
+	}
+	if err == nil && got.Chunks != len(ids) {
+		err = fmt.Errorf("mirror: receiver stored %d of %d chunks", got.Chunks, len(ids))
+	}
+	return sent, err
+}
+
+func (c *Client) call(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	return c.do(ctx, method, path, "application/json", body, out)
+}
+
+func (c *Client) do(ctx context.Context, method, path, ctype string, body io.Reader, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, "https://"+c.addr+path, body)
+	if err != nil {
+		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", ctype)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("mirror %s: %w", c.addr, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		var we wire.Error
+		if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&we); err != nil || we.Error == "" {
+			we.Error = http.StatusText(resp.StatusCode)
+		}
+		return &RemoteError{Status: resp.StatusCode, Code: we.Code, Message: we.Error}
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 16<<20)).Decode(out); err != nil {
+		return fmt.Errorf("mirror %s: decode answer: %w", c.addr, err)
+	}
+	return nil
+}

@@ -1,0 +1,253 @@
+package mirror
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/understudy/understudy/pkg/chunk"
+	"github.com/understudy/understudy/pkg/snapshot"
+	"github.com/understudy/understudy/pkg/store"
+	"github.com/understudy/understudy/pkg/wire"
+)
+
+// ServerConfig configures the receiving side.
+type ServerConfig struct {
+	// Store receives the chunks and records.
+	Store *store.Store
+	// Host is this agent's node name, told to senders.
+	Host string
+	// OnCommit, when set, is called after a snapshot was committed (or
+	// was already there), before the sender gets its answer: the standby
+	// updates its warm copy here. Its error is reported to the sender; the
+	// snapshot stays committed either way. It may be called concurrently
+	// for different snapshots.
+	OnCommit func(ctx context.Context, rec *snapshot.Record) error
+	Logger   *slog.Logger
+}
+
+// Server is the receiving side of the mirror protocol, an http.Handler.
+type Server struct {
+	cfg ServerConfig
+	mux *http.ServeMux
+}
+
+// flushTimeout bounds making received chunks durable after the sender
+// went away.
+const flushTimeout = time.Minute
+
+// NewServer returns a Server for cfg.
+func NewServer(cfg ServerConfig) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg, mux: http.NewServeMux()}
+	s.mux.HandleFunc("GET "+wire.PathHello, s.hello)
+	s.mux.HandleFunc("POST "+wire.PathOffer, s.offer)
+	s.mux.HandleFunc("POST "+wire.PathChunks, s.chunks)
+	s.mux.HandleFunc("POST "+wire.PathCommit, s.commit)
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// Serve answers mirror connections on ln with TLS configuration tc (see
+// [Credentials.ServerTLS]) until ctx is done.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, tc *tls.Config) error {
+	srv := &http.Server{
+		Handler:           s,
+		TLSConfig:         tc,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelDebug),
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	stop := context.AfterFunc(ctx, func() { srv.Close() })
+	defer stop()
+	err := srv.ServeTLS(ln, "", "")
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+func (s *Server) hello(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, wire.Hello{Version: wire.Version, Host: s.cfg.Host,
+		Polynomial: s.cfg.Store.Polynomial(), Encrypted: s.cfg.Store.Encrypted()})
+}
+
+func (s *Server) offer(w http.ResponseWriter, r *http.Request) {
+	var o wire.Offer
+	if !decode(w, r, &o, wire.MaxOfferIDs*70+4096) || !checkVersion(w, o.Version) {
+		return
+	}
+	if len(o.Chunks) > wire.MaxOfferIDs {
+		writeError(w, http.StatusBadRequest, wire.CodeBadRequest, fmt.Sprintf("offer of %d chunks exceeds %d", len(o.Chunks), wire.MaxOfferIDs))
+		return
+	}
+	missing, err := s.cfg.Store.Missing(r.Context(), o.Chunks)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, wire.CodeStore, err.Error())
+		return
+	}
+	if missing == nil {
+		missing = []chunk.ID{}
+	}
+	writeJSON(w, http.StatusOK, wire.Want{Missing: missing})
+}
+
+// chunks stores a frame stream. Whatever arrived whole is made durable
+// even when the stream breaks, so a resumed transfer skips it.
+func (s *Server) chunks(w http.ResponseWriter, r *http.Request) {
+	wr, err := s.cfg.Store.Lock(r.Context(), store.LockOptions{Wait: true})
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, wire.CodeStore, err.Error())
+		return
+	}
+	defer wr.Close()
+	fr := wire.NewFrameReader(bufio.NewReaderSize(r.Body, 256<<10))
+	var got wire.Received
+	var streamErr error
+	status, code := http.StatusOK, ""
+	for {
+		id, b, err := fr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			streamErr, status, code = err, http.StatusBadRequest, wire.CodeBadRequest
+			break
+		}
+		if err := wr.PutStored(r.Context(), id, b); err != nil {
+			streamErr, status, code = fmt.Errorf("chunk %s: %w", id.Short(), err), http.StatusBadRequest, wire.CodeBadRequest
+			break
+		}
+		got.Chunks++
+		got.Bytes += int64(len(b))
+	}
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), flushTimeout)
+	defer cancel()
+	if err := wr.Flush(fctx); err != nil {
+		writeError(w, http.StatusInternalServerError, wire.CodeStore, err.Error())
+		return
+	}
+	if streamErr != nil {
+		s.cfg.Logger.Debug("chunk stream broken, kept what arrived", "chunks", got.Chunks, "err", streamErr)
+		writeError(w, status, code, streamErr.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, got)
+}
+
+func (s *Server) commit(w http.ResponseWriter, r *http.Request) {
+	var c wire.Commit
+	if !decode(w, r, &c, 16<<20) || !checkVersion(w, c.Version) {
+		return
+	}
+	rec := c.Record
+	if rec == nil || len(rec.Tree) == 0 || rec.Dataset == "" {
+		writeError(w, http.StatusBadRequest, wire.CodeBadRequest, "commit without a snapshot record")
+		return
+	}
+	ctx := r.Context()
+	ans := wire.Committed{Snapshot: rec.ID}
+	if _, err := snapshot.Load(ctx, s.cfg.Store, rec.ID); err == nil {
+		ans.Existed = true
+	} else {
+		if err := Complete(ctx, s.cfg.Store, rec); err != nil {
+			code, status := wire.CodeStore, http.StatusInternalServerError
+			if errors.Is(err, snapshot.ErrIncomplete) {
+				code, status = wire.CodeIncomplete, http.StatusConflict
+			}
+			writeError(w, status, code, err.Error())
+			return
+		}
+		wr, err := s.cfg.Store.Lock(ctx, store.LockOptions{Wait: true})
+		if err != nil {
+			writeError(w, http.StatusServiceUnavailable, wire.CodeStore, err.Error())
+			return
+		}
+		err = snapshot.Save(ctx, wr, rec)
+		wr.Close()
+		if err != nil {
+			code, status := wire.CodeStore, http.StatusInternalServerError
+			if errors.Is(err, snapshot.ErrIncomplete) {
+				code, status = wire.CodeIncomplete, http.StatusConflict
+			} else if errors.Is(err, snapshot.ErrBadRecord) {
+				code, status = wire.CodeBadRequest, http.StatusBadRequest
+			}
+			writeError(w, status, code, err.Error())
+			return
+		}
+		s.cfg.Logger.Info("snapshot received", "dataset", rec.Dataset, "snapshot", snapshot.ShortID(rec.ID), "host", rec.Host)
+	}
+	if s.cfg.OnCommit != nil {
+		if err := s.cfg.OnCommit(ctx, rec); err != nil {
+			ans.WarmCopyError = err.Error()
+		} else {
+			ans.WarmCopy = true
+		}
+	}
+	writeJSON(w, http.StatusOK, ans)
+}
+
+// Complete checks that st holds every chunk rec needs: its manifest's
+// and every file's. It returns an error wrapping snapshot.ErrIncomplete
+// otherwise.
+func Complete(ctx context.Context, st *store.Store, rec *snapshot.Record) error {
+	missing, err := st.Missing(ctx, rec.Tree)
+	if err != nil {
+		return err
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%w: snapshot %s lacks %d manifest chunks", snapshot.ErrIncomplete, snapshot.ShortID(rec.ID), len(missing))
+	}
+	lacking := 0
+	err = forEachBatch(ctx, st, rec, func(ids []chunk.ID) error {
+		m, err := st.Missing(ctx, ids)
+		lacking += len(m)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if lacking > 0 {
+		return fmt.Errorf("%w: snapshot %s lacks %d chunks", snapshot.ErrIncomplete, snapshot.ShortID(rec.ID), lacking)
+	}
+	return nil
+}
+
+func decode(w http.ResponseWriter, r *http.Request, v any, limit int64) bool {
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit)).Decode(v); err != nil {
+		writeError(w, http.StatusBadRequest, wire.CodeBadRequest, "decode: "+err.Error())
+		return false
+	}
+	return true
+}
+
+func checkVersion(w http.ResponseWriter, v int) bool {
+	if v != wire.Version {
+		writeError(w, http.StatusBadRequest, wire.CodeVersion, fmt.Sprintf("protocol version %d, this agent speaks %d", v, wire.Version))
+		return false
+	}
+	return true
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, wire.Error{Error: msg, Code: code})
+}
