@@ -88,6 +88,14 @@ test-packaging:
 bench-coordinator:
 	cd test/bench && $(GO) test -tags bench -count=1 -timeout 10m
 
+## bench-pools: allocations per second and latency (p50, p99) from a pool of
+## 1,000 standby hosts on three coordinator processes on loopback, at 16, 32
+## and 64 concurrent clients, printed as a markdown table; under a minute.
+## docs/benchmarks.md ("Standby pools") records a run.
+.PHONY: bench-pools
+bench-pools:
+	cd test/bench && $(GO) test -tags bench -count=1 -timeout 5m -run 'TestAllocationThroughput' -v
+
 ## bench-backup: understudy-agent (encrypted) side by side with restic and
 ## borg (repokey) on a generated 1 GiB grid-like dataset: initial and second
 ## backup, bytes added against bytes changed, restore, peak RSS; medians of
