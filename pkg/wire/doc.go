@@ -11,7 +11,8 @@
 // the snapshot record ([Commit]). Only then does the receiver show the
 // snapshot, and only if every chunk it needs is durable. A transfer cut at
 // any point is resumed by starting over: the receiver keeps the chunks that
-// arrived whole, so the next offer only asks for the rest.
+// arrived whole, so the next offer only asks for the rest. A [Pull] turns
+// the direction around: it asks the other agent to send a snapshot back.
 //
 // Messages carry [Version]; a receiver refuses versions it does not speak
 // with 400 and an [Error]. The formats are pinned by golden files under

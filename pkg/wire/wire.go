@@ -18,6 +18,10 @@ const (
 	PathChunks = "/v1/mirror/chunks"
 	// PathCommit takes a POSTed [Commit] and answers with a [Committed].
 	PathCommit = "/v1/mirror/commit"
+	// PathPull takes a POSTed [Pull]: the receiver of the request sends
+	// the latest snapshot of a dataset back to the requester, and answers
+	// with a [Committed] once the requester committed it.
+	PathPull = "/v1/mirror/pull"
 )
 
 // MaxOfferIDs bounds the chunk IDs of one offer.
@@ -71,6 +75,15 @@ type Committed struct {
 	// dataset up to this snapshot; WarmCopyError says why it could not.
 	WarmCopy      bool   `json:"warm_copy,omitempty"`
 	WarmCopyError string `json:"warm_copy_error,omitempty"`
+}
+
+// Pull asks an agent to send its latest snapshot of a dataset to Host,
+// the requester (whose certificate must name it): a fenced former primary
+// resynchronises this way before standing by again.
+type Pull struct {
+	Version int    `json:"version"`
+	Dataset string `json:"dataset"`
+	Host    string `json:"host"`
 }
 
 // Error is the body of every non-2xx answer.

@@ -45,6 +45,7 @@ func TestGolden(t *testing.T) {
 		{"received", wire.Received{Chunks: 1, Bytes: 1234}, &wire.Received{}},
 		{"commit", wire.Commit{Version: wire.Version, Record: rec}, &wire.Commit{}},
 		{"committed", wire.Committed{Snapshot: rec.ID, WarmCopy: true}, &wire.Committed{}},
+		{"pull", wire.Pull{Version: wire.Version, Dataset: "robust-db", Host: "host-a"}, &wire.Pull{}},
 		{"error", wire.Error{Error: "snapshot 01234567 needs 01020304", Code: wire.CodeIncomplete}, &wire.Error{}},
 	}
 	for _, c := range cases {

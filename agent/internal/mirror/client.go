@@ -156,6 +156,14 @@ func (c *Client) Send(ctx context.Context, st *store.Store, rec *snapshot.Record
 	return res, nil
 }
 
+// Pull asks the agent to send its latest snapshot of dataset to host
+// (this agent, named by its certificate) and waits until host committed it.
+func (c *Client) Pull(ctx context.Context, dataset, host string) (wire.Committed, error) {
+	var ans wire.Committed
+	err := c.call(ctx, http.MethodPost, wire.PathPull, wire.Pull{Version: wire.Version, Dataset: dataset, Host: host}, &ans)
+	return ans, err
+}
+
 func (c *Client) phase(p string, n int) {
 	if c.opts.OnPhase != nil {
 		c.opts.OnPhase(p, n)

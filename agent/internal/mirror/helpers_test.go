@@ -252,5 +252,3 @@ func (p *proxy) close() {
 	p.cut()
 	p.wg.Wait()
 }
-
-

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/understudy/understudy/pkg/chunk"
@@ -31,7 +32,11 @@ type ServerConfig struct {
 	// snapshot stays committed either way. It may be called concurrently
 	// for different snapshots.
 	OnCommit func(ctx context.Context, rec *snapshot.Record) error
-	Logger   *slog.Logger
+	// OnPull, when set, serves a [wire.Pull]: send the latest snapshot of
+	// dataset to host (which the requester's certificate names) and
+	// return what host answered to the commit.
+	OnPull func(ctx context.Context, dataset, host string) (wire.Committed, error)
+	Logger *slog.Logger
 }
 
 // Server is the receiving side of the mirror protocol, an http.Handler.
@@ -54,6 +59,7 @@ func NewServer(cfg ServerConfig) *Server {
 	s.mux.HandleFunc("POST "+wire.PathOffer, s.offer)
 	s.mux.HandleFunc("POST "+wire.PathChunks, s.chunks)
 	s.mux.HandleFunc("POST "+wire.PathCommit, s.commit)
+	s.mux.HandleFunc("POST "+wire.PathPull, s.pull)
 	return s
 }
 
@@ -196,6 +202,27 @@ func (s *Server) commit(w http.ResponseWriter, r *http.Request) {
 		} else {
 			ans.WarmCopy = true
 		}
+	}
+	writeJSON(w, http.StatusOK, ans)
+}
+
+func (s *Server) pull(w http.ResponseWriter, r *http.Request) {
+	var p wire.Pull
+	if !decode(w, r, &p, 4096) || !checkVersion(w, p.Version) {
+		return
+	}
+	if s.cfg.OnPull == nil {
+		writeError(w, http.StatusNotFound, wire.CodeBadRequest, "this agent serves no pulls")
+		return
+	}
+	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 || !slices.Contains(CertNames(r.TLS.PeerCertificates[0]), p.Host) {
+		writeError(w, http.StatusForbidden, wire.CodeBadRequest, fmt.Sprintf("the client certificate does not name %q", p.Host))
+		return
+	}
+	ans, err := s.cfg.OnPull(r.Context(), p.Dataset, p.Host)
+	if err != nil {
+		writeError(w, http.StatusBadGateway, wire.CodeStore, err.Error())
+		return
 	}
 	writeJSON(w, http.StatusOK, ans)
 }
