@@ -124,6 +124,13 @@ func ParamsFor(c Class) (Params, error) {
 	return Params{Min: chunker.MinSize, Max: chunker.MaxSize, AverageBits: 20}, nil
 }
 
+// DatabaseParams are the chunk size bounds of database files: 4 KiB to
+// 64 KiB, about 12 KiB on average, close to the 4–16 KiB pages that
+// databases rewrite in place. A rewritten page then costs the page and
+// about one neighbouring chunk (tens of KiB) where the transactional bounds
+// cost a 64 KiB chunk and its neighbour.
+var DatabaseParams = Params{Min: 4 << 10, Max: 64 << 10, AverageBits: 13}
+
 // dbSuffixes and dbPrefixes recognise database files by name: they are
 // rewritten in place page by page, so they get small chunks whatever the
 // dataset's class.
@@ -151,14 +158,14 @@ func IsDatabaseFile(name string) bool {
 
 // ParamsForFile returns the chunk size bounds for one file of a dataset of
 // class c: the class's bounds, except that database files ([IsDatabaseFile])
-// always get the small transactional chunks. The choice depends only on
+// always get the page-sized [DatabaseParams]. The choice depends only on
 // the class and the name, so a file is cut the same way in every snapshot.
 func ParamsForFile(c Class, name string) (Params, error) {
 	if err := c.Validate(); err != nil {
 		return Params{}, err
 	}
 	if IsDatabaseFile(name) {
-		return ParamsFor(ClassTransactional)
+		return DatabaseParams, nil
 	}
 	return ParamsFor(c)
 }

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -53,11 +54,13 @@ func cut(t testing.TB, data []byte, p Params) []string {
 func TestBoundariesGolden(t *testing.T) {
 	data := testData(12 << 20)
 	var got bytes.Buffer
-	for _, class := range []Class{ClassUser, ClassTransactional} {
-		p, err := ParamsFor(class)
-		if err != nil {
-			t.Fatal(err)
-		}
+	user, _ := ParamsFor(ClassUser)
+	tx, _ := ParamsFor(ClassTransactional)
+	for _, bc := range []struct {
+		class string
+		p     Params
+	}{{"user", user}, {"transactional", tx}, {"database", DatabaseParams}} {
+		class, p := bc.class, bc.p
 		cs := cut(t, data, p)
 		fmt.Fprintf(&got, "# %s: %d chunks\n", class, len(cs))
 		total := 0
@@ -84,6 +87,57 @@ func TestBoundariesGolden(t *testing.T) {
 	}
 	if !bytes.Equal(got.Bytes(), want) {
 		t.Errorf("chunk boundaries changed: existing stores would stop deduplicating against new data")
+	}
+}
+
+func TestDatabaseChunksArePageSized(t *testing.T) {
+	t.Parallel()
+	cs := cut(t, testData(16<<20), DatabaseParams)
+	avg := (16 << 20) / len(cs)
+	if avg < 8<<10 || avg > 24<<10 {
+		t.Errorf("database average chunk %d bytes, want about 12 KiB", avg)
+	}
+}
+
+// TestDatabasePageRewriteIsCheap rewrites scattered 16 KiB pages of a file
+// in place and checks that the chunks the new version does not share with
+// the old one add up to a few pages' worth per rewritten page, not to the
+// 64 KiB and more of the transactional chunks.
+func TestDatabasePageRewriteIsCheap(t *testing.T) {
+	t.Parallel()
+	const page = 16 << 10
+	old := testData(8 << 20)
+	next := bytes.Clone(old)
+	r := rand.New(rand.NewPCG(3, 4))
+	pages := r.Perm(len(old) / page)[:10]
+	for _, pg := range pages {
+		for i := pg * page; i < (pg+1)*page; i++ {
+			next[i] = byte(r.Uint32())
+		}
+	}
+	newBytes := func(p Params) int {
+		have := map[string]bool{}
+		for _, l := range cut(t, old, p) {
+			have[l[strings.LastIndexByte(l, ' ')+1:]] = true
+		}
+		n := 0
+		for _, l := range cut(t, next, p) {
+			var off, size int
+			fmt.Sscanf(l, "%d %d", &off, &size)
+			if !have[l[strings.LastIndexByte(l, ' ')+1:]] {
+				n += size
+			}
+		}
+		return n
+	}
+	tx, _ := ParamsFor(ClassTransactional)
+	db, txn := newBytes(DatabaseParams), newBytes(tx)
+	t.Logf("%d rewritten pages: %d new bytes with database chunks, %d with transactional ones", len(pages), db, txn)
+	if per := db / len(pages); per > 4*page {
+		t.Errorf("a rewritten 16 KiB page costs %d new bytes with database chunks, want at most %d", per, 4*page)
+	}
+	if db >= txn {
+		t.Errorf("database chunks store %d bytes for the rewrites, transactional ones %d", db, txn)
 	}
 }
 
@@ -170,10 +224,11 @@ func TestParamsForFile(t *testing.T) {
 		name  string
 		want  Params
 	}{
-		{ClassUser, "inventory.db", small},
-		{ClassState, "Region.SQLITE", small},
-		{ClassUser, "ibdata1", small},
-		{ClassUser, "assets.db-wal", small},
+		{ClassUser, "inventory.db", DatabaseParams},
+		{ClassState, "Region.SQLITE", DatabaseParams},
+		{ClassUser, "ibdata1", DatabaseParams},
+		{ClassUser, "assets.db-wal", DatabaseParams},
+		{ClassTransactional, "players.ibd", DatabaseParams},
 		{ClassUser, "texture.j2k", large},
 		{ClassLog, "opensim.log", large},
 		{ClassTransactional, "anything", small},

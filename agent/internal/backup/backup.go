@@ -111,10 +111,6 @@ func Run(ctx context.Context, st *store.Store, root string, opts Options) (*snap
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("%w: %s", ErrNotDir, abs)
 	}
-	params, err := chunk.ParamsFor(opts.Class)
-	if err != nil {
-		return nil, err
-	}
 	parent, err := findParent(ctx, st, &opts)
 	if err != nil {
 		return nil, err
@@ -138,7 +134,7 @@ func Run(ctx context.Context, st *store.Store, root string, opts Options) (*snap
 	}
 	storeDir, _ := filepath.Abs(st.Dir())
 	b := &run{
-		opts: opts, root: abs, storeDir: storeDir, w: w, pol: st.Polynomial(), params: params, parent: cursor,
+		opts: opts, root: abs, storeDir: storeDir, w: w, pol: st.Polynomial(), parent: cursor,
 		sem:   semaphore.NewWeighted(opts.InFlight),
 		items: make(chan *item, 1024),
 		jobs:  make(chan *item, 4*opts.Workers),
@@ -255,7 +251,6 @@ type run struct {
 	storeDir string
 	w        *store.Writer
 	pol      chunk.Polynomial
-	params   chunk.Params
 	parent   *parentCursor
 	sem      *semaphore.Weighted
 	items    chan *item  // every node, in walk order

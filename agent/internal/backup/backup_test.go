@@ -2,6 +2,7 @@ package backup_test
 
 import (
 	"bytes"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sync"
@@ -229,5 +230,51 @@ func TestStoreInsideDatasetIsSkipped(t *testing.T) {
 	}
 	if rec.Stats.Files != 1 || rec.Stats.Dirs != 1 {
 		t.Errorf("snapshot holds %d files, %d dirs; want only data and the root", rec.Stats.Files, rec.Stats.Dirs)
+	}
+}
+
+// TestDatabasePageRewriteStoresLittle backs up a database file, rewrites
+// scattered 16 KiB pages in place and checks that the second backup stores
+// a few pages' worth per rewritten page, with page-sized chunks.
+func TestDatabasePageRewriteStoresLittle(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	src := t.TempDir()
+	db := filepath.Join(src, "world.db")
+	const page = 16 << 10
+	r := rand.New(rand.NewPCG(5, 6))
+	data := make([]byte, 4<<20)
+	for i := range data {
+		data[i] = byte(r.Uint32())
+	}
+	os.WriteFile(db, data, 0o644)
+	st := newStore(t)
+	if _, err := backup.Run(ctx, st, src, backup.Options{Dataset: "grid"}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(db, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages := r.Perm(len(data) / page)[:8]
+	for _, pg := range pages {
+		p := make([]byte, page)
+		for i := range p {
+			p[i] = byte(r.Uint32())
+		}
+		f.WriteAt(p, int64(pg*page))
+	}
+	f.Close()
+	r2, err := backup.Run(ctx, st, src, backup.Options{Dataset: "grid"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if per := r2.Stats.BytesNew / int64(len(pages)); per > 4*page {
+		t.Errorf("a rewritten page stored %d new bytes, want at most %d", per, 4*page)
+	}
+	for _, c := range fileNode(t, st, r2, "world.db").Chunks {
+		if c.Length > 64<<10 {
+			t.Errorf("database chunk of %d bytes, want at most 64 KiB", c.Length)
+		}
 	}
 }

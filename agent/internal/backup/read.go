@@ -23,20 +23,26 @@ const (
 )
 
 func (b *run) reader(ctx context.Context) error {
-	small, _ := chunk.ParamsFor(chunk.ClassTransactional)
-	chunkers := map[chunk.Params]*chunk.Chunker{
-		b.params: chunk.New(nil, b.pol, b.params),
-		small:    chunk.New(nil, b.pol, small),
-	}
-	buf := make([]byte, max(b.params.Max, small.Max))
+	// One chunker per size bounds met (the class's, database files'),
+	// each reset per file; buf holds the largest chunk of any of them.
+	chunkers := map[chunk.Params]*chunk.Chunker{}
+	var buf []byte
 	for it := range b.jobs {
 		p, err := chunk.ParamsForFile(b.opts.Class, filepath.Base(it.path))
 		if err != nil {
 			return err
 		}
+		c := chunkers[p]
+		if c == nil {
+			c = chunk.New(nil, b.pol, p)
+			chunkers[p] = c
+		}
+		if uint(len(buf)) < p.Max {
+			buf = make([]byte, p.Max)
+		}
 		f := &fileState{it: it}
 		f.pending.Store(1)
-		err = b.readFile(ctx, f, chunkers[p], buf)
+		err = b.readFile(ctx, f, c, buf)
 		f.done(err)
 		if err != nil {
 			return err
