@@ -109,3 +109,10 @@ bench-backup:
 		apt-get install -y restic borgbackup time
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/understudy-agent ./agent
 	$(GO) run -tags bench ./test/bench/backup -agent bin/understudy-agent $(BENCH_BACKUP_FLAGS)
+
+## test-browser: the status page in headless Chromium (Debian's chromium
+## package): an in-process cluster serves the page, the test checks it
+## against the API and refreshes docs/status-page.png. About 20 s.
+.PHONY: test-browser
+test-browser:
+	$(GO) test -tags browser -count=1 -timeout 5m ./test/ui/... -screenshot $(CURDIR)/docs/status-page.png
