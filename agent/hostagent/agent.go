@@ -25,6 +25,7 @@ type Agent struct {
 	pool    *gossip.Pool
 	checks  *health.Runner
 	orders  *promote.Manager
+	data    *data
 	metrics *agentMetrics
 	httpLn  net.Listener
 	http    *http.Server
@@ -65,6 +66,7 @@ func New(cfg Config, logger *slog.Logger, opts ...Option) (*Agent, error) {
 		o(a)
 	}
 	a.metrics = newMetrics(a)
+	a.data = newData(a)
 	checks := map[string]health.CheckConfig{}
 	var managed []promote.Service
 	for _, s := range cfg.Services {
@@ -81,7 +83,7 @@ func New(cfg Config, logger *slog.Logger, opts ...Option) (*Agent, error) {
 		default:
 			continue
 		}
-		managed = append(managed, promote.Service{Name: s.Name, Hot: s.Standby == "hot", Controller: ctl})
+		managed = append(managed, promote.Service{Name: s.Name, Hot: s.Standby == "hot", Controller: ctl, Resync: a.data.resync(s)})
 	}
 	var err error
 	if a.checks, err = health.New(checks, logger.With("component", "health")); err != nil {
@@ -97,6 +99,10 @@ func New(cfg Config, logger *slog.Logger, opts ...Option) (*Agent, error) {
 		return nil, fmt.Errorf("http listen: %w", err)
 	}
 	a.http = a.newHTTPServer()
+	if err := a.data.listen(); err != nil {
+		a.httpLn.Close()
+		return nil, err
+	}
 	gcfg := gossip.DefaultConfig()
 	gcfg.NodeName = cfg.NodeName
 	gcfg.BindAddr = cfg.BindAddr
@@ -108,11 +114,12 @@ func New(cfg Config, logger *slog.Logger, opts ...Option) (*Agent, error) {
 	}
 	gcfg.Meta = gossip.Meta{
 		Kind: gossip.KindAgent, HostID: cfg.NodeName, Region: cfg.Region,
-		Role: gossip.Role(cfg.Role), Version: a.version,
+		Role: gossip.Role(cfg.Role), Version: a.version, MirrorAddr: a.data.mirrorAddr(),
 	}
 	gcfg.Logger = logger.With("component", "gossip")
 	if a.pool, err = gossip.New(gcfg); err != nil {
 		a.httpLn.Close()
+		a.data.close()
 		return nil, fmt.Errorf("gossip: %w", err)
 	}
 	return a, nil
@@ -144,6 +151,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer hcancel()
 	hwg.Go(func() { a.serveHTTP(hctx) })
 	if !a.join(ctx) {
+		a.data.close()
 		return nil
 	}
 	var wg sync.WaitGroup
@@ -151,6 +159,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	wg.Go(func() { a.checks.Run(ctx) })
 	wg.Go(func() { a.publishChecks(ctx) })
 	wg.Go(func() { a.orders.Run(ctx) })
+	wg.Go(func() { a.data.run(ctx) })
 	registered := false
 	for {
 		if err := a.register(ctx, registered); err != nil {

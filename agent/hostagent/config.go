@@ -38,6 +38,15 @@ type Config struct {
 	GossipProfile string    `yaml:"gossip_profile"`
 	Services      []Service `yaml:"services"`
 	LogLevel      string    `yaml:"log_level"`
+	// TLS holds the mirror credentials; without them the agent neither
+	// serves nor sends mirrors.
+	TLS *TLSFiles `yaml:"tls"`
+	// MirrorBandwidth limits each outgoing mirror, in bytes per second;
+	// zero means no limit.
+	MirrorBandwidth int64 `yaml:"mirror_bandwidth"`
+	// Datasets are the directories this host protects (as a source) or
+	// keeps a warm copy of (as a standby).
+	Datasets []Dataset `yaml:"datasets"`
 }
 
 // Ports are the agent's listen ports; 0 picks a free one.
@@ -45,6 +54,8 @@ type Ports struct {
 	Gossip int `yaml:"gossip"`
 	// HTTP serves /metrics and /v1/health.
 	HTTP int `yaml:"http"`
+	// Mirror receives snapshots from other agents (mutual TLS).
+	Mirror int `yaml:"mirror"`
 }
 
 // DefaultHTTPPort is the agent's default metrics and health port.
@@ -71,6 +82,8 @@ type Service struct {
 	// "hot" (it runs on standbys too, for stateless services such as a
 	// login service).
 	Standby string `yaml:"standby"`
+	// Datasets names the datasets the service's data lives in.
+	Datasets []string `yaml:"datasets"`
 }
 
 // CheckConfig is a service's health check: exactly one of http, tcp or
@@ -86,7 +99,7 @@ func DefaultConfig() Config {
 		Region:        "default",
 		Role:          "active",
 		BindAddr:      "0.0.0.0",
-		Ports:         Ports{Gossip: gossip.DefaultPort, HTTP: DefaultHTTPPort},
+		Ports:         Ports{Gossip: gossip.DefaultPort, HTTP: DefaultHTTPPort, Mirror: DefaultMirrorPort},
 		GossipProfile: string(gossip.ProfileLAN),
 		LogLevel:      "info",
 	}
@@ -186,6 +199,7 @@ func (c Config) Validate() error {
 			add("services[%d].standby: %q is not hot or cold", i, s.Standby)
 		}
 	}
+	errs = append(errs, c.validateData()...)
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
 		add("log_level: %q is not debug, info, warn or error", c.LogLevel)
