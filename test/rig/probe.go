@@ -178,6 +178,7 @@ type LoginProbe struct {
 	longest  time.Duration
 	from     time.Time // start of the longest gap
 	served   map[string]int
+	failures []string // the first few failures
 }
 
 // StartLoginProbe logs in as first last (pw) at url every interval until
@@ -200,6 +201,13 @@ func StartLoginProbe(url, first, last, pw string, interval, limit time.Duration)
 				p.lastOK = now
 			} else {
 				p.fail++
+				if len(p.failures) < 5 {
+					why := fmt.Sprint(err)
+					if err == nil {
+						why = fmt.Sprintf("HTTP %d: %.200s", r.Status, r.Body)
+					}
+					p.failures = append(p.failures, now.Format("15:04:05.000")+" "+why)
+				}
 			}
 			p.mu.Unlock()
 			select {
@@ -233,13 +241,16 @@ type LoginStats struct {
 	GapFrom    time.Time
 	// ServedBy counts successful logins per instance.
 	ServedBy map[string]int
+	// Failures describes the first few failed logins.
+	Failures []string
 }
 
 // Stats returns what the probe saw so far.
 func (p *LoginProbe) Stats() LoginStats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	s := LoginStats{OK: p.ok, Failed: p.fail, LongestGap: p.longest, GapFrom: p.from, ServedBy: map[string]int{}}
+	s := LoginStats{OK: p.ok, Failed: p.fail, LongestGap: p.longest, GapFrom: p.from, ServedBy: map[string]int{},
+		Failures: append([]string(nil), p.failures...)}
 	for k, v := range p.served {
 		s.ServedBy[k] = v
 	}
