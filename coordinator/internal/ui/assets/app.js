@@ -186,7 +186,7 @@ function chart(samples, maxServers) {
   const W = 600, H = 150, L = 28, R = 8, T = 8, B = 18;
   const s = svg("svg", { class: "chart", viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: "none", role: "img" });
   const now = Date.now();
-  const span = Math.max(30000, now - (samples.length ? samples[0].t : now));
+  const span = Math.max(10000, now - (samples.length ? samples[0].t : now));
   let top = 1;
   for (const p of samples) top = Math.max(top, p.active, p.standby, p.target);
   if (maxServers && maxServers <= top * 1.5) top = Math.max(top, maxServers);
