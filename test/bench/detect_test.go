@@ -15,9 +15,9 @@ const detectRuns = 10
 // TestDetection measures, per gossip profile, how long after an agent's
 // process is SIGKILLed (1) the Raft leader records its host as failed and
 // (2) every one of three coordinators stops answering its address for the
-// service it was primary for. Each run kills a fresh primary host (host-i,
-// primary of svc-i) while one standby host holds every service, so runs do
-// not depend on each other's failovers. Coordinators and agents use the
+// service it was primary for. Each run brings a fresh pair (host-i, primary
+// of svc-i, and standby-i), so runs do not depend on each other's
+// failovers. Coordinators and agents use the
 // same profile; DNS is polled every 10 ms on all three coordinators.
 func TestDetection(t *testing.T) {
 	needDNSBench(t)
@@ -39,16 +39,17 @@ func TestDetection(t *testing.T) {
 
 func measureDetection(t *testing.T, profile string) (detect, flip []time.Duration) {
 	c := startDNSCluster(t, 3, profile)
-	var services []string
 	for i := range detectRuns {
-		services = append(services, fmt.Sprintf("svc-%d", i))
-	}
-	standby := c.startHost("standby", "standby", services...)
-	for i := range detectRuns {
-		host := fmt.Sprintf("host-%d", i)
-		name := fmt.Sprintf("svc-%d.service.understudy.", i)
-		h := c.startHost(host, "active", services[i])
-		poll(t, 60*time.Second, name+" to list "+host+" and the standby", func() bool {
+		host, svc := fmt.Sprintf("host-%d", i), fmt.Sprintf("svc-%d", i)
+		name := svc + ".service.understudy."
+		// The primary first: a service whose only instance is a standby's
+		// has that standby promoted, and the primary would come second.
+		h := c.startHost(host, "active", svc)
+		poll(t, 60*time.Second, name+" to list "+host, func() bool {
+			return allAnswer(c.dnsAddrs(), name, h.ip)
+		})
+		standby := c.startHost(fmt.Sprintf("standby-%d", i), "standby", svc)
+		poll(t, 60*time.Second, name+" to list "+host+" and its standby", func() bool {
 			return allAnswer(c.dnsAddrs(), name, h.ip+","+standby.ip)
 		})
 		t0 := time.Now()
@@ -71,6 +72,8 @@ func measureDetection(t *testing.T, profile string) (detect, flip []time.Duratio
 			return false
 		})
 		detect = append(detect, at.Sub(t0))
+		// Keep the pool small: the next run brings its own pair.
+		standby.kill()
 	}
 	return detect, flip
 }
