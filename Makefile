@@ -116,3 +116,25 @@ bench-backup:
 .PHONY: test-browser
 test-browser:
 	$(GO) test -tags browser -count=1 -timeout 5m ./test/ui/... -screenshot $(CURDIR)/docs/status-page.png
+
+## bench-dns: dnsperf against one coordinator and against CoreDNS serving the
+## same records from a zone file (unbound with local-data when CoreDNS cannot
+## be installed), same machine, same run, 10 s per pass, A + SRV + NXDOMAIN:
+## QPS and latency (mean, p50, p99) as a markdown table; about a minute.
+## Installs dnsperf with apt-get and CoreDNS into GOPATH/bin when missing.
+## docs/benchmarks.md ("DNS and failure detection") records a run.
+COREDNS_VERSION := v1.11.3
+.PHONY: bench-dns
+bench-dns:
+	@command -v dnsperf >/dev/null || apt-get -o DPkg::Lock::Timeout=600 install -y dnsperf
+	@test -x $(GOBIN)/coredns || $(GO) install github.com/coredns/coredns@$(COREDNS_VERSION) || \
+		echo "CoreDNS $(COREDNS_VERSION) could not be installed: comparing with unbound (local-data) instead"
+	cd test/bench && UNDERSTUDY_BENCH_DNS=1 $(GO) test -tags bench -count=1 -timeout 5m -run 'TestDNSPerf' -v
+
+## bench-detect: time from SIGKILL of a primary host's agent to the leader
+## recording the host failed and to every one of three coordinators dropping
+## it from DNS, 10 runs per gossip profile (fast, lan), median and max as a
+## markdown table; about two minutes.
+.PHONY: bench-detect
+bench-detect:
+	cd test/bench && UNDERSTUDY_BENCH_DNS=1 $(GO) test -tags bench -count=1 -timeout 10m -run 'TestDetection' -v
