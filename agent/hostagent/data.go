@@ -118,7 +118,7 @@ func (d *data) run(ctx context.Context) {
 	var jobs []schedule.Job
 	for _, ds := range d.a.cfg.Datasets {
 		s, _ := ds.schedule() // checked by Validate
-		j := schedule.Job{Name: ds.Name, Schedule: s, Run: func(ctx context.Context) { d.protect(ctx, st, ds) }}
+		j := schedule.Job{Name: ds.Name, Schedule: s, Run: func(ctx context.Context) { _ = d.protect(ctx, st, ds) }}
 		if recs, err := snapshot.List(ctx, st, ds.Name); err == nil {
 			for _, r := range recs {
 				if r.Host == d.a.cfg.NodeName && r.Time.After(j.Last) {
@@ -255,10 +255,11 @@ func (d *data) client(host string) (*mirror.Client, error) {
 		Logger: d.a.logger.With("component", "mirror", "host", host)}), nil
 }
 
-// protect is one scheduled run for ds: snapshot, forget, mirror.
-func (d *data) protect(ctx context.Context, st *store.Store, ds Dataset) {
+// protect is one scheduled run for ds: snapshot, forget, mirror. Errors
+// are recorded in the dataset's status (and returned).
+func (d *data) protect(ctx context.Context, st *store.Store, ds Dataset) error {
 	if !d.isSource(ds) {
-		return
+		return nil
 	}
 	log := d.a.logger.With("dataset", ds.Name)
 	rec, err := backup.Run(ctx, st, ds.Path, backup.Options{Dataset: ds.Name, Class: ds.class(), Host: d.a.cfg.NodeName,
@@ -268,34 +269,40 @@ func (d *data) protect(ctx context.Context, st *store.Store, ds Dataset) {
 			log.Error("snapshot failed", "err", err)
 			d.fail(ds.Name, err)
 		}
-		return
+		return err
 	}
 	d.update(ds.Name, func(s *api.DatasetStatus) {
 		s.LastSnapshot, s.LastSnapshotID = rec.Time.UnixMilli(), rec.ID
 	})
-	d.forget(ctx, st, ds)
+	ferr := d.forget(ctx, st, ds)
 	targets, err := d.targets(ctx, ds)
 	if err != nil {
 		d.fail(ds.Name, err)
-		return
+		return err
 	}
-	ok := len(targets) > 0
+	var merr error
 	for _, host := range targets {
 		if err := d.send(ctx, st, host, rec); err != nil {
-			ok = false
+			merr = fmt.Errorf("mirror to %s: %w", host, err)
 			if ctx.Err() == nil {
 				log.Warn("mirror failed", "host", host, "err", err)
-				d.fail(ds.Name, fmt.Errorf("mirror to %s: %w", host, err))
+				d.fail(ds.Name, merr)
 			}
 		}
 	}
-	if ok {
+	if merr != nil {
+		return merr
+	}
+	if len(targets) > 0 {
 		now := time.Now()
 		d.update(ds.Name, func(s *api.DatasetStatus) {
 			s.LastMirror, s.LagMillis = now.UnixMilli(), now.Sub(rec.Time).Milliseconds()
-			s.LastError, s.LastErrorAt = "", 0
+			if ferr == nil {
+				s.LastError, s.LastErrorAt = "", 0
+			}
 		})
 	}
+	return ferr
 }
 
 // send mirrors rec to host, retrying a cut transfer: each attempt only
@@ -361,22 +368,24 @@ func (d *data) targets(ctx context.Context, ds Dataset) ([]string, error) {
 }
 
 // forget applies ds's retention, and prunes the store once a day.
-func (d *data) forget(ctx context.Context, st *store.Store, ds Dataset) {
+func (d *data) forget(ctx context.Context, st *store.Store, ds Dataset) error {
 	d.mu.Lock()
 	doPrune := time.Since(d.lastPrune[ds.Name]) > pruneInterval
 	d.mu.Unlock()
 	if _, err := prune.Forget(ctx, st, prune.Options{Policy: ds.policy(), Dataset: ds.Name, Now: time.Now(), Prune: doPrune,
 		WaitLock: true, Logger: d.a.logger.With("dataset", ds.Name)}); err != nil {
+		err = fmt.Errorf("forget: %w", err)
 		if ctx.Err() == nil {
-			d.fail(ds.Name, fmt.Errorf("forget: %w", err))
+			d.fail(ds.Name, err)
 		}
-		return
+		return err
 	}
 	if doPrune {
 		d.mu.Lock()
 		d.lastPrune[ds.Name] = time.Now()
 		d.mu.Unlock()
 	}
+	return nil
 }
 
 // onCommit brings the warm copy of a received snapshot's dataset up to
@@ -527,3 +536,40 @@ func (d *data) reportOnce(ctx context.Context) {
 		}
 	}
 }
+
+// ErrUnknownDataset: the dataset is not in the configuration.
+var ErrUnknownDataset = errors.New("hostagent: no such dataset")
+
+// SnapshotNow runs dataset's job at once, outside its schedule: snapshot,
+// forget, mirror (on a host that is not the dataset's source it does
+// nothing). It returns the ID of the dataset's latest snapshot afterwards.
+func (a *Agent) SnapshotNow(ctx context.Context, dataset string) (string, error) {
+	ds, ok := a.data.dataset(dataset)
+	if !ok {
+		return "", fmt.Errorf("%w: %q", ErrUnknownDataset, dataset)
+	}
+	st := a.data.store()
+	if st == nil {
+		return "", errors.New("hostagent: chunk store not open yet")
+	}
+	err := a.data.protect(ctx, st, ds)
+	a.data.mu.Lock()
+	id := a.data.status[dataset].LastSnapshotID
+	a.data.mu.Unlock()
+	return id, err
+}
+
+// DatasetStatus returns what the agent last reported (or will report)
+// about dataset.
+func (a *Agent) DatasetStatus(dataset string) (api.DatasetStatus, bool) {
+	a.data.mu.Lock()
+	defer a.data.mu.Unlock()
+	s, ok := a.data.status[dataset]
+	if !ok {
+		return api.DatasetStatus{}, false
+	}
+	return *s, true
+}
+
+// MirrorAddr is the bound mirror address, empty without tls.
+func (a *Agent) MirrorAddr() string { return a.data.mirrorAddr() }

@@ -1,0 +1,170 @@
+package harness
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"io/fs"
+	"math/big"
+	mrand "math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/understudy/understudy/agent/hostagent"
+)
+
+// writeMirrorCerts makes a CA and a certificate per host in dir, and
+// returns each host's TLS files.
+func writeMirrorCerts(t *testing.T, dir string, hosts ...string) map[string]*hostagent.TLSFiles {
+	t.Helper()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caCert, _ := x509.ParseCertificate(caDER)
+	caFile := filepath.Join(dir, "ca.pem")
+	os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o600)
+	out := map[string]*hostagent.TLSFiles{}
+	for i, h := range hosts {
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(int64(i + 2)), Subject: pkix.Name{CommonName: h}, DNSNames: []string{h},
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour), KeyUsage: x509.KeyUsageDigitalSignature,
+			ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kb, _ := x509.MarshalECPrivateKey(key)
+		f := &hostagent.TLSFiles{CAFile: caFile, CertFile: filepath.Join(dir, h+".pem"), KeyFile: filepath.Join(dir, h+".key")}
+		os.WriteFile(f.CertFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+		os.WriteFile(f.KeyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
+		out[h] = f
+	}
+	return out
+}
+
+// writeFiles fills dir with n files of random sizes from r.
+func writeFiles(t *testing.T, dir string, r *mrand.Rand, n int) {
+	t.Helper()
+	for i := range n {
+		b := make([]byte, 1+r.IntN(700<<10))
+		for j := range b {
+			b[j] = byte(r.Uint32() >> 24)
+		}
+		p := filepath.Join(dir, "region"+string(rune('a'+i%3)), "file"+string(rune('a'+r.IntN(20)))+".dat")
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// treeDiff describes how dirs a and b differ, or returns "".
+func treeDiff(a, b string) string {
+	read := func(root string) map[string][]byte {
+		m := map[string][]byte{}
+		filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(root, p)
+			if d.Type().IsRegular() {
+				m[rel], _ = os.ReadFile(p)
+			} else {
+				m[rel] = []byte{}
+			}
+			return nil
+		})
+		return m
+	}
+	ma, mb := read(a), read(b)
+	for p, x := range ma {
+		if y, ok := mb[p]; !ok || !bytes.Equal(x, y) {
+			return p + " differs or is missing"
+		}
+	}
+	for p := range mb {
+		if _, ok := ma[p]; !ok {
+			return p + " is extra"
+		}
+	}
+	return ""
+}
+
+// TestMirrorToStandby runs a primary and a standby agent that protect a
+// service's dataset: every snapshot on the primary reaches the standby
+// over mutual TLS and its warm copy equals the source byte for byte; both
+// report the dataset to the coordinators.
+func TestMirrorToStandby(t *testing.T) {
+	t.Parallel()
+	c := New(t, 1)
+	co := c.Coordinators[c.Leader(10*time.Second)]
+	certs := writeMirrorCerts(t, t.TempDir(), "host-a", "host-b")
+	src := t.TempDir()
+	warm := filepath.Join(t.TempDir(), "warm")
+	r := mrand.New(mrand.NewPCG(1, 2))
+	writeFiles(t, src, r, 12)
+
+	svc := hostagent.Service{Name: "world", Port: 9000, Datasets: []string{"world"}}
+	cfgB := c.AgentConfig("host-b", "standby", svc)
+	cfgB.TLS = certs["host-b"]
+	cfgB.Datasets = []hostagent.Dataset{{Name: "world", Path: warm, Class: "state"}}
+	b := c.StartAgent(cfgB)
+	cfgA := c.AgentConfig("host-a", "active", svc)
+	cfgA.TLS = certs["host-a"]
+	cfgA.Datasets = []hostagent.Dataset{{Name: "world", Path: src, Class: "state"}}
+	a := c.StartAgent(cfgA)
+
+	// The first snapshot runs at start; it reaches the standby once the
+	// standby is registered and gossips its mirror address.
+	Eventually(t, 30*time.Second, "the first snapshot on the standby's warm copy", func() bool {
+		st, _ := b.DatasetStatus("world")
+		if st.LastMirror == 0 {
+			a.SnapshotNow(t.Context(), "world")
+			return false
+		}
+		return treeDiff(src, warm) == ""
+	})
+	for round := range 3 {
+		// Change some files, add some, remove one.
+		writeFiles(t, src, r, 4)
+		ents, _ := os.ReadDir(filepath.Join(src, "regiona"))
+		if len(ents) > 1 {
+			os.Remove(filepath.Join(src, "regiona", ents[0].Name()))
+		}
+		id, err := a.SnapshotNow(t.Context(), "world")
+		if err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		if d := treeDiff(src, warm); d != "" {
+			t.Fatalf("round %d: warm copy differs from the source after snapshot %s: %s", round, id, d)
+		}
+		if st, _ := b.DatasetStatus("world"); st.LastSnapshotID != id {
+			t.Errorf("round %d: standby reports snapshot %s, want %s", round, st.LastSnapshotID, id)
+		}
+	}
+
+	cl := co.Client(c.AdminToken)
+	Eventually(t, 10*time.Second, "both copies reported to the coordinators", func() bool {
+		ds, err := cl.Datasets(t.Context())
+		if err != nil {
+			return false
+		}
+		var source, mirror bool
+		for _, d := range ds {
+			source = source || (d.Host == "host-a" && d.Replica == "source" && d.LastMirror > 0)
+			mirror = mirror || (d.Host == "host-b" && d.Replica == "mirror" && d.LastMirror > 0 && d.LastError == "")
+		}
+		return source && mirror
+	})
+}
