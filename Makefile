@@ -138,3 +138,12 @@ bench-dns:
 .PHONY: bench-detect
 bench-detect:
 	cd test/bench && UNDERSTUDY_BENCH_DNS=1 $(GO) test -tags bench -count=1 -timeout 10m -run 'TestDetection' -v
+
+## bench-failover: service failover on processes (test/rig): SIGKILL of the
+## primary host → DNS answers the standby and a login through the front
+## succeeds (20 runs, fresh cluster each), and the unavailability of logins
+## through the front during planned switchovers; fast profile, printed as
+## markdown tables; about five minutes. docs/benchmarks.md records a run.
+.PHONY: bench-failover
+bench-failover:
+	cd test/bench && $(GO) test -tags bench -count=1 -timeout 20m -run '^(TestServiceFailover|TestSwitchoverUnavailability)$$' .
