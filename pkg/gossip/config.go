@@ -67,6 +67,11 @@ type Config struct {
 	// Logger receives memberlist's log lines at matching levels. Nil
 	// discards them.
 	Logger *slog.Logger
+	// OnProbe, when set, is called after each successful direct probe of
+	// another member with the probe's round-trip time. It runs on
+	// memberlist's probe goroutine and must be quick. Failed probes show
+	// in [Pool.HealthScore] instead.
+	OnProbe func(node string, rtt time.Duration)
 }
 
 // DefaultConfig returns a Config listening on every interface on

@@ -89,6 +89,9 @@ func New(cfg Config) (*Pool, error) {
 	mc.Logger = newMemberlistLogger(p.log)
 	mc.Events = eventDelegate{p}
 	mc.Delegate = delegate{p}
+	if cfg.OnProbe != nil {
+		mc.Ping = pingDelegate{cfg.OnProbe}
+	}
 	p.queue = &memberlist.TransmitLimitedQueue{
 		NumNodes:       p.numAlive,
 		RetransmitMult: mc.RetransmitMult,
