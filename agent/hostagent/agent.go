@@ -117,6 +117,7 @@ func New(cfg Config, logger *slog.Logger, opts ...Option) (*Agent, error) {
 		Role: gossip.Role(cfg.Role), Version: a.version, MirrorAddr: a.data.mirrorAddr(),
 	}
 	gcfg.Logger = logger.With("component", "gossip")
+	gcfg.OnProbe = a.metrics.observeProbe
 	if a.pool, err = gossip.New(gcfg); err != nil {
 		a.httpLn.Close()
 		a.data.close()

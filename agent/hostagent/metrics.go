@@ -18,6 +18,7 @@ import (
 // Prometheus; each new series is documented in docs/metrics.md.
 type agentMetrics struct {
 	reg         *metrics.Registry
+	probeRTT    *metrics.Histogram
 	probes      *metrics.Counter
 	probeTime   *metrics.Histogram
 	leaseRenews *metrics.Counter
@@ -45,6 +46,10 @@ func newMetrics(a *Agent) *agentMetrics {
 		}
 	}
 	r.Info("build_info", "The agent's version.", map[string]string{"version": a.version})
+	m.probeRTT = r.Histogram("gossip_probe_rtt_seconds", "Round-trip time of this member's successful direct gossip probes.", nil)
+	r.GaugeFunc("gossip_health_score",
+		"This member's own gossip health: 0 when healthy, higher after missed probe acknowledgements.", nil,
+		func(emit metrics.Emit) { emit(float64(a.pool.HealthScore())) })
 	r.GaugeFunc("gossip_members", "Members of the gossip pool as this member sees them, by state and kind.",
 		[]string{"state", "kind"}, func(emit metrics.Emit) { emitMembers(emit, a.pool.Members()) })
 	r.GaugeFunc("check_status", "1 for the current status of each service's health check, 0 for the others.",
@@ -85,6 +90,9 @@ func (m *agentMetrics) onProbe(check string, result health.Status, took time.Dur
 
 // onRenew is the promotion manager's OnRenew hook.
 func (m *agentMetrics) onRenew(service, outcome string) { m.leaseRenews.Inc(service, outcome) }
+
+// observeProbe is the gossip pool's OnProbe hook.
+func (m *agentMetrics) observeProbe(_ string, rtt time.Duration) { m.probeRTT.ObserveDuration(rtt) }
 
 // emitMembers reports the pool's members by state and kind, zeros included.
 func emitMembers(emit metrics.Emit, members []gossip.Member) {

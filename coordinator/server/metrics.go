@@ -16,6 +16,7 @@ import (
 // rest are sampled from Raft, gossip and the catalogue at scrape time.
 type serverMetrics struct {
 	reg           *metrics.Registry
+	probeRTT      *metrics.Histogram
 	applyLatency  *metrics.Histogram
 	leaderChanges *metrics.Counter
 	promotions    *metrics.Counter
@@ -66,6 +67,10 @@ func newMetrics(s *Server) *serverMetrics {
 	r.GaugeFunc("raft_last_contact_seconds", "Time since this member last heard from a leader (0 on the leader).", nil,
 		func(emit metrics.Emit) { emit(s.staleness().Seconds()) })
 
+	m.probeRTT = r.Histogram("gossip_probe_rtt_seconds", "Round-trip time of this member's successful direct gossip probes.", nil)
+	r.GaugeFunc("gossip_health_score",
+		"This member's own gossip health: 0 when healthy, higher after missed probe acknowledgements.", nil,
+		func(emit metrics.Emit) { emit(float64(s.pool.HealthScore())) })
 	r.GaugeFunc("gossip_members", "Members of the gossip pool as this member sees them, by state and kind.",
 		[]string{"state", "kind"}, func(emit metrics.Emit) { emitMembers(emit, s.pool.Members()) })
 
@@ -239,6 +244,9 @@ func (m *serverMetrics) countGossipEvents(ctx context.Context, pool *gossip.Pool
 		}
 	}
 }
+
+// observeProbe is the gossip pool's OnProbe hook.
+func (m *serverMetrics) observeProbe(_ string, rtt time.Duration) { m.probeRTT.ObserveDuration(rtt) }
 
 // emitMembers reports the pool's members by state and kind, zeros included.
 func emitMembers(emit metrics.Emit, members []gossip.Member) {

@@ -175,6 +175,7 @@ func New(cfg Config, logger *slog.Logger, opts ...Option) (*Server, error) {
 		DNSAddr:  withIP(s.dns.Addr(), ip),
 	}
 	gcfg.Logger = logger.With("component", "gossip")
+	gcfg.OnProbe = s.metrics.observeProbe
 	if s.pool, err = gossip.New(gcfg); err != nil {
 		return nil, fmt.Errorf("gossip: %w", err)
 	}
