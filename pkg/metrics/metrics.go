@@ -84,6 +84,9 @@ func (r *Registry) Histogram(name, help string, buckets []float64, labels ...str
 	v := prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace, Name: name, Help: help,
 		Buckets: buckets}, labels)
 	r.reg.MustRegister(v)
+	if len(labels) == 0 {
+		v.WithLabelValues()
+	}
 	return &Histogram{v}
 }
 
@@ -91,6 +94,11 @@ func (r *Registry) Histogram(name, help string, buckets []float64, labels ...str
 func (h *Histogram) Observe(v float64, labelValues ...string) {
 	h.v.WithLabelValues(labelValues...).Observe(v)
 }
+
+// Init creates the series with the given label values with no
+// observations, so that it is exported before the first one. Histograms
+// without labels are created this way by [Registry.Histogram].
+func (h *Histogram) Init(labelValues ...string) { h.v.WithLabelValues(labelValues...) }
 
 // ObserveDuration records d in seconds.
 func (h *Histogram) ObserveDuration(d time.Duration, labelValues ...string) {

@@ -34,6 +34,8 @@ func TestRegistrySeries(t *testing.T) {
 	g.Set(7)
 	h := r.Histogram("wait_seconds", "Waits.", nil, "op")
 	h.ObserveDuration(3*time.Millisecond, "read")
+	h.Init("write")
+	r.Histogram("idle_seconds", "Never observed.", nil)
 	r.GaugeFunc("members", "Members.", []string{"state"}, func(emit Emit) {
 		emit(3, "alive")
 		emit(1, "dead")
@@ -47,6 +49,8 @@ func TestRegistrySeries(t *testing.T) {
 		`understudy_things_total{kind="b"} 0`,
 		`understudy_level 7`,
 		`understudy_wait_seconds_count{op="read"} 1`,
+		`understudy_wait_seconds_count{op="write"} 0`,
+		`understudy_idle_seconds_count 0`,
 		`understudy_members{state="alive"} 3`,
 		`understudy_members{state="dead"} 1`,
 		`understudy_runs_total 42`,
