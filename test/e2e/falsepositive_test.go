@@ -130,10 +130,8 @@ func TestFalsePositiveBudget(t *testing.T) {
 					t.Skip("nft is not usable here (needs root and nftables)")
 				}
 				c := startCluster(t, clusterSpec{profile: profile})
-				a := c.startHost(hostSpec{name: "host-a", role: "active", services: plainService})
-				b := c.startHost(hostSpec{name: "host-b", role: "standby", services: plainService})
+				a, b := c.startPair(plainService, nil)
 				want := a.ip + "," + b.ip
-				waitAnswer(t, c.dnsAddrs(), loginName, []string{a.ip, b.ip}, 90*time.Second)
 
 				var probes []*probe
 				for _, s := range c.dnsAddrs() {

@@ -5,6 +5,7 @@ package e2e
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -25,10 +26,7 @@ const loginName = "login.service.understudy."
 func primaryAndStandby(t *testing.T, services string) (*cluster, *host, *host) {
 	t.Helper()
 	c := startCluster(t, clusterSpec{profile: "fast"})
-	a := c.startHost(hostSpec{name: "host-a", role: "active", services: services})
-	b := c.startHost(hostSpec{name: "host-b", role: "standby", services: services})
-	took := waitAnswer(t, c.dnsAddrs(), loginName, []string{a.ip, b.ip}, 60*time.Second)
-	t.Logf("both instances in DNS on every coordinator %v after the hosts started", took.Round(time.Millisecond))
+	a, b := c.startPair(services, nil)
 	return c, a, b
 }
 
@@ -88,16 +86,13 @@ const flappingService = `  - name: login
 
 func TestFlappingCheckDoesNotFlapDNS(t *testing.T) {
 	c := startCluster(t, clusterSpec{profile: "fast"})
-	hosts := []*host{}
-	for _, spec := range []hostSpec{{name: "host-a", role: "active"}, {name: "host-b", role: "standby"}} {
-		spec.services = flappingService
-		h := c.startHost(spec)
-		touch(t, h.dataPath("steady"))
-		hosts = append(hosts, h)
+	steady := func(dir string) {
+		if err := os.WriteFile(filepath.Join(dir, "steady"), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
-	a, b := hosts[0], hosts[1]
+	a, b := c.startPair(flappingService, steady)
 	want := a.ip + "," + b.ip
-	waitAnswer(t, c.dnsAddrs(), loginName, []string{a.ip, b.ip}, 60*time.Second)
 
 	// Start flapping on the primary, then probe every coordinator for a
 	// bounded period.

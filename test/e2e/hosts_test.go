@@ -151,6 +151,8 @@ type hostSpec struct {
 	// placeholders {IP} (the host's address), {DIR} (its data directory) and
 	// {GRIDLOGIN} (the gridlogin binary).
 	services string
+	// setup, if set, prepares the data directory before the agent starts.
+	setup func(dir string)
 }
 
 // startHost starts an agent on a fresh loopback address, joined to c.
@@ -158,6 +160,9 @@ func (c *cluster) startHost(spec hostSpec) *host {
 	t := c.t
 	t.Helper()
 	h := &host{ip: hostIP(), dir: t.TempDir()}
+	if spec.setup != nil {
+		spec.setup(h.dir)
+	}
 	svc := strings.NewReplacer("{IP}", h.ip, "{DIR}", h.dir, "{GRIDLOGIN}", gridloginBin(t)).Replace(spec.services)
 	cfg := writeFile(t, h.dir, "agent.yaml", fmt.Sprintf(`node_name: %s
 data_dir: %s
@@ -370,4 +375,20 @@ func startExternal(t *testing.T, name, path string, args ...string) *proc {
 		}
 	})
 	return p
+}
+
+// startPair starts a primary host-a and, once every coordinator lists it,
+// a standby host-b with the same services, and waits until every
+// coordinator answers host-a first and host-b second. The standby starts
+// second because a service whose only instance is a standby's has its
+// standby promoted ("no primary"), and the primary would then come second.
+func (c *cluster) startPair(services string, setup func(dir string)) (*host, *host) {
+	t := c.t
+	t.Helper()
+	a := c.startHost(hostSpec{name: "host-a", role: "active", services: services, setup: setup})
+	waitAnswer(t, c.dnsAddrs(), loginName, []string{a.ip}, 60*time.Second)
+	b := c.startHost(hostSpec{name: "host-b", role: "standby", services: services, setup: setup})
+	took := waitAnswer(t, c.dnsAddrs(), loginName, []string{a.ip, b.ip}, 60*time.Second)
+	t.Logf("both instances in DNS on every coordinator %v after the standby started", took.Round(time.Millisecond))
+	return a, b
 }

@@ -103,9 +103,7 @@ func TestUnboundFollowsFailover(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			const ttl = 2 * time.Second
 			c := startCluster(t, clusterSpec{profile: "fast", extra: fmt.Sprintf("dns: {ttl: %s, negative_ttl: %s}\n", ttl, ttl)})
-			a := c.startHost(hostSpec{name: "host-a", role: "active", services: loginService})
-			b := c.startHost(hostSpec{name: "host-b", role: "standby", services: loginService})
-			waitAnswer(t, c.dnsAddrs(), loginName, []string{a.ip, b.ip}, 60*time.Second)
+			a, b := c.startPair(loginService, nil)
 			resolver := startUnbound(t, mode, c.dnsAddrs())
 			waitAnswer(t, []string{resolver}, loginName, []string{a.ip, b.ip}, 20*time.Second)
 
