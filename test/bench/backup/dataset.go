@@ -39,7 +39,7 @@ const (
 // region archive replaced and 2% of the database pages rewritten.
 const (
 	dbPageShare      = 0.02
-	shareLogAppend   = 0.012
+	shareLogAppend   = 0.015
 	shareNewAssets   = 0.005
 	shareChangedAsst = 0.002
 	configsEdited    = 20

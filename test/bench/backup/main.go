@@ -155,7 +155,7 @@ func bench(ctx context.Context, c config) (string, error) {
 				return "", err
 			}
 			r.first, r.firstSize = append(r.first, m), append(r.firstSize, du)
-			logf("%-10s rep %d: initial backup %.1fs, %d MiB peak RSS, store %d MiB", t.name, rep+1, m.Seconds, m.RSS>>20, du>>20)
+			logf("%-10s rep %d: initial backup %.1fs (%.1fs CPU), %d MiB peak RSS, store %d MiB", t.name, rep+1, m.Seconds, m.CPU, m.RSS>>20, du>>20)
 		}
 	}
 	before, _, _, err := treeDigest(src)
@@ -189,7 +189,7 @@ func bench(ctx context.Context, c config) (string, error) {
 				return "", err
 			}
 			r.second, r.added = append(r.second, m), append(r.added, du-r.firstSize[rep])
-			logf("%-10s rep %d: second backup %.1fs, %d MiB peak RSS, added %.1f MB", t.name, rep+1, m.Seconds, m.RSS>>20, float64(du-r.firstSize[rep])/1e6)
+			logf("%-10s rep %d: second backup %.1fs (%.1fs CPU), %d MiB peak RSS, added %.1f MB", t.name, rep+1, m.Seconds, m.CPU, m.RSS>>20, float64(du-r.firstSize[rep])/1e6)
 		}
 	}
 	dst := filepath.Join(work, "restore")
@@ -217,7 +217,7 @@ func bench(ctx context.Context, c config) (string, error) {
 				return "", fmt.Errorf("%s restore differs from the source", t.name)
 			}
 			r.restore = append(r.restore, m)
-			logf("%-10s rep %d: restore %.1fs, %d MiB peak RSS, matches the source", t.name, rep+1, m.Seconds, m.RSS>>20)
+			logf("%-10s rep %d: restore %.1fs (%.1fs CPU), %d MiB peak RSS, matches the source", t.name, rep+1, m.Seconds, m.CPU, m.RSS>>20)
 			if err := os.RemoveAll(dst); err != nil {
 				return "", err
 			}
@@ -257,6 +257,14 @@ func secs(ms []measure) float64 {
 	var xs []float64
 	for _, m := range ms {
 		xs = append(xs, m.Seconds)
+	}
+	return medianF(xs)
+}
+
+func cpu(ms []measure) float64 {
+	var xs []float64
+	for _, m := range ms {
+		xs = append(xs, m.CPU)
 	}
 	return medianF(xs)
 }
@@ -307,7 +315,9 @@ func format(c config, mut mutation, files int, total int64, ts []*tool, res map[
 	row("initial backup", func(r *results) string {
 		return fmt.Sprintf("%.1f s (%.0f MB/s)", secs(r.first), mb(float64(total))/secs(r.first))
 	})
+	row("initial backup, CPU time", func(r *results) string { return fmt.Sprintf("%.1f s", cpu(r.first)) })
 	row("second backup", func(r *results) string { return fmt.Sprintf("%.2f s", secs(r.second)) })
+	row("second backup, CPU time", func(r *results) string { return fmt.Sprintf("%.2f s", cpu(r.second)) })
 	row("store after initial backup", func(r *results) string { return fmt.Sprintf("%.0f MB", mb(medianI(r.firstSize))) })
 	row("added by second backup", func(r *results) string {
 		return fmt.Sprintf("%.1f MB (%.2f× changed)", mb(medianI(r.added)), medianI(r.added)/float64(mut.Changed))
@@ -315,6 +325,7 @@ func format(c config, mut mutation, files int, total int64, ts []*tool, res map[
 	row("restore", func(r *results) string {
 		return fmt.Sprintf("%.1f s (%.0f MB/s)", secs(r.restore), mb(float64(total))/secs(r.restore))
 	})
+	row("restore, CPU time", func(r *results) string { return fmt.Sprintf("%.1f s", cpu(r.restore)) })
 	row("peak RSS, backup", func(r *results) string { return fmt.Sprintf("%.0f MiB", mib(rss(r.first, r.second))) })
 	row("peak RSS, restore", func(r *results) string { return fmt.Sprintf("%.0f MiB", mib(rss(r.restore))) })
 	w("\n\n")
@@ -341,6 +352,7 @@ func format(c config, mut mutation, files int, total int64, ts []*tool, res map[
 		}
 	}
 	ratio("initial backup throughput", "≥ 2× borg", func(o *results) float64 { return secs(o.first) / secs(us.first) })
+	ratio("initial backup CPU time", "", func(o *results) float64 { return cpu(us.first) / cpu(o.first) })
 	ratio("second backup throughput", "", func(o *results) float64 { return secs(o.second) / secs(us.second) })
 	ratio("restore throughput", "≥ 2× borg", func(o *results) float64 { return secs(o.restore) / secs(us.restore) })
 	ratio("bytes added by second backup", "", func(o *results) float64 { return medianI(us.added) / medianI(o.added) })

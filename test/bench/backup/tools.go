@@ -80,7 +80,8 @@ func tools(agent, work string) []*tool {
 // measure is one timed command.
 type measure struct {
 	Seconds float64
-	RSS     int64 // peak resident set, bytes
+	CPU     float64 // user and system CPU seconds
+	RSS     int64   // peak resident set, bytes
 }
 
 // run runs args under /usr/bin/time -v and returns its wall time and peak
@@ -111,24 +112,45 @@ func run(ctx context.Context, t *tool, repo, dir string, args []string, logf *os
 		}
 		return measure{}, fmt.Errorf("%s: %w\n%s", strings.Join(args, " "), err, tail)
 	}
-	rss, err := maxRSS(rusage.Name())
-	return measure{Seconds: secs, RSS: rss}, err
+	m := measure{Seconds: secs}
+	err = parseTime(rusage.Name(), &m)
+	return m, err
 }
 
-func maxRSS(path string) (int64, error) {
+// parseTime reads the CPU times and the peak RSS from the output of
+// /usr/bin/time -v.
+func parseTime(path string, m *measure) error {
 	f, err := os.Open(path)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
+	found := false
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "Maximum resident set size (kbytes):"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-			return kb << 10, err
+		k, v, ok := strings.Cut(strings.TrimSpace(sc.Text()), ": ")
+		if !ok {
+			continue
+		}
+		switch k {
+		case "User time (seconds)", "System time (seconds)":
+			s, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return fmt.Errorf("%s in %s: %w", k, path, err)
+			}
+			m.CPU += s
+		case "Maximum resident set size (kbytes)":
+			kb, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return fmt.Errorf("%s in %s: %w", k, path, err)
+			}
+			m.RSS, found = kb<<10, true
 		}
 	}
-	return 0, fmt.Errorf("no maximum resident set size in %s", path)
+	if !found {
+		return fmt.Errorf("no maximum resident set size in %s", path)
+	}
+	return nil
 }
 
 // diskUsage is the space a tree takes on disk (allocated blocks, like du),
