@@ -1,0 +1,252 @@
+package stream
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// testLogger routes logs to t.Log.
+func testLogger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type tWriter struct{ t testing.TB }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+// rig is a receiver behind an httptest server and its target directory.
+type rig struct {
+	rx   *Receiver
+	srv  *httptest.Server
+	dst  string
+	url  string
+	seen chan Position
+}
+
+func newRig(t testing.TB) *rig {
+	t.Helper()
+	r := &rig{dst: filepath.Join(t.TempDir(), "standby"), seen: make(chan Position, 1)}
+	rx, err := NewReceiver(ReceiverConfig{
+		Target: func(ds string) (string, error) {
+			if ds != "robust-db" {
+				return "", fmt.Errorf("dataset %s is not mirrored here", ds)
+			}
+			return r.dst, nil
+		},
+		StateDir: filepath.Join(t.TempDir(), "state"),
+		Logger:   testLogger(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.rx = rx
+	mux := http.NewServeMux()
+	mux.Handle("/v1/stream/", rx)
+	r.srv = httptest.NewServer(mux)
+	t.Cleanup(r.srv.Close)
+	r.url = r.srv.URL + "/v1/stream/"
+	return r
+}
+
+// treeOf returns the regular files under dir.
+func treeOf(t testing.TB, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		rel, _ := filepath.Rel(dir, p)
+		out[filepath.ToSlash(rel)] = string(b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func equalTrees(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+// waitConverged polls until dst equals src and the sender reports no lag.
+func waitConverged(t *testing.T, s *Sender, src, dst string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		// Trees first: once the standby holds the change, the lag must
+		// drop to zero when the acknowledgement arrives.
+		same := equalTrees(treeOf(t, src), treeOf(t, dst))
+		l := s.Lag()
+		if same && l.Bytes == 0 && l.Time == 0 && l.Connected {
+			return
+		}
+		if time.Now().After(deadline) {
+			a, b := treeOf(t, src), treeOf(t, dst)
+			for k := range a {
+				if a[k] != b[k] {
+					t.Errorf("%s: source %d bytes, standby %d bytes", k, len(a[k]), len(b[k]))
+				}
+			}
+			for k := range b {
+				if _, ok := a[k]; !ok {
+					t.Errorf("%s: on the standby only", k)
+				}
+			}
+			t.Fatalf("standby did not converge; lag %+v", l)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func startSender(t *testing.T, cfg SenderConfig) (*Sender, chan error) {
+	t.Helper()
+	s, err := NewSender(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	return s, done
+}
+
+func appendFile(t *testing.T, p string, data []byte) {
+	t.Helper()
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Write(data); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func writeAt(t *testing.T, p string, off int64, data []byte) {
+	t.Helper()
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt(data, off); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestReplicates: appends, in-place page writes, new files in new
+// directories, truncation, removal and empty files all reach the standby,
+// and appends travel as appended ranges only.
+func TestReplicates(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	src := t.TempDir()
+	writeAt(t, filepath.Join(src, "ibdata1"), 0, bytes.Repeat([]byte{1}, 256<<10))
+	s, done := startSender(t, SenderConfig{Dataset: "robust-db", Dir: src, URL: r.url, BlockSize: 4096, Logger: testLogger(t)})
+	waitConverged(t, s, src, r.dst)
+
+	steps := []struct {
+		name string
+		do   func()
+	}{
+		{"append to a log", func() {
+			for i := range 50 {
+				appendFile(t, filepath.Join(src, "binlog.000001"), fmt.Appendf(nil, "record %06d trade gold for sword\n", i))
+			}
+		}},
+		{"rewrite pages in place", func() {
+			writeAt(t, filepath.Join(src, "ibdata1"), 16384, bytes.Repeat([]byte{2}, 4096))
+			writeAt(t, filepath.Join(src, "ibdata1"), 200000, []byte("page header v2"))
+		}},
+		{"grow a page file", func() { writeAt(t, filepath.Join(src, "ibdata1"), 300000, []byte("new extent")) }},
+		{"new directory and file", func() {
+			if err := os.MkdirAll(filepath.Join(src, "grid", "inventory"), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			writeAt(t, filepath.Join(src, "grid", "inventory", "items.ibd"), 0, bytes.Repeat([]byte("item"), 5000))
+		}},
+		{"empty file", func() { writeAt(t, filepath.Join(src, "grid", "empty.flag"), 0, nil) }},
+		{"truncate", func() {
+			if err := os.Truncate(filepath.Join(src, "ibdata1"), 100000); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"rotate a log", func() {
+			if err := os.WriteFile(filepath.Join(src, "binlog.000001"), []byte("rotated\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"remove a file", func() {
+			if err := os.Remove(filepath.Join(src, "grid", "inventory", "items.ibd")); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"remove a directory", func() {
+			if err := os.RemoveAll(filepath.Join(src, "grid")); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	for _, st := range steps {
+		st.do()
+		waitConverged(t, s, src, r.dst)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("Run returned early: %v", err)
+	default:
+	}
+}
+
+// TestAppendShipsOnlyNewBytes: a growing log costs its appended bytes, not
+// a resend of the file.
+func TestAppendShipsOnlyNewBytes(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	src := t.TempDir()
+	log := filepath.Join(src, "wal.log")
+	appendFile(t, log, bytes.Repeat([]byte("x"), 1<<20))
+	s, _ := startSender(t, SenderConfig{Dataset: "robust-db", Dir: src, URL: r.url, Logger: testLogger(t)})
+	waitConverged(t, s, src, r.dst)
+	before := s.Lag().Shipped
+	var appended int64
+	for i := range 20 {
+		rec := fmt.Appendf(nil, "commit %d\n", i)
+		appended += int64(len(rec))
+		appendFile(t, log, rec)
+		waitConverged(t, s, src, r.dst)
+	}
+	if got := s.Lag().Shipped - before; got != appended {
+		t.Errorf("20 appends of %d bytes in all shipped %d bytes", appended, got)
+	}
+}
