@@ -411,7 +411,7 @@ func (d *data) onCommit(ctx context.Context, rec *snapshot.Record) error {
 	newer := rec.Time.After(d.warm[ds.Name])
 	d.mu.Unlock()
 	if newer {
-		if _, err := restore.Run(ctx, d.store(), rec, ds.Path, restore.Options{Atomic: true, Logger: d.a.logger.With("dataset", ds.Name)}); err != nil {
+		if _, err := restore.Run(ctx, d.store(), rec, ds.Path, restore.Options{Atomic: true, QuickCheck: true, Logger: d.a.logger.With("dataset", ds.Name)}); err != nil {
 			d.fail(ds.Name, fmt.Errorf("warm copy: %w", err))
 			return err
 		}

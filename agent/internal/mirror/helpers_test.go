@@ -94,6 +94,8 @@ func (c *ca) writeCreds(t testing.TB, dir, host string) mirror.TLSFiles {
 	return f
 }
 
+func nopLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
 func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(tlogWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
@@ -175,6 +177,7 @@ type proxy struct {
 	ln     net.Listener
 	target string
 	up     atomic.Int64 // bytes from the client towards the target
+	down   atomic.Int64 // bytes from the target back to the client
 	cutAt  int64        // cut once up passes this; 0 never
 	mu     sync.Mutex
 	conns  []net.Conn // guarded by mu
@@ -225,6 +228,8 @@ func (p *proxy) pipe(dst, src net.Conn, up bool) {
 					p.cut()
 					return
 				}
+			} else {
+				p.down.Add(int64(n))
 			}
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				break

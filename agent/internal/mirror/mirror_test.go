@@ -69,7 +69,7 @@ func snap(t testing.TB, st *store.Store, dir string) *snapshot.Record {
 // committed snapshot into dir.
 func warmCopy(st *store.Store, dir string) func(context.Context, *snapshot.Record) error {
 	return func(ctx context.Context, rec *snapshot.Record) error {
-		_, err := restore.Run(ctx, st, rec, dir, restore.Options{Atomic: true})
+		_, err := restore.Run(ctx, st, rec, dir, restore.Options{Atomic: true, QuickCheck: true})
 		return err
 	}
 }

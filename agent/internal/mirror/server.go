@@ -11,7 +11,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/understudy/understudy/pkg/chunk"
@@ -111,8 +113,12 @@ func (s *Server) offer(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, wire.Want{Missing: missing})
 }
 
-// chunks stores a frame stream. Whatever arrived whole is made durable
-// even when the stream breaks, so a resumed transfer skips it.
+// chunks stores a frame stream. Frames are checked and stored by a few
+// workers (checking means decompressing and hashing, the receiver's main
+// cost), with one buffer per worker plus one being read: memory stays
+// bounded and a slow store slows the reads, and so the sender. Whatever
+// arrived whole is made durable even when the stream breaks, so a resumed
+// transfer skips it.
 func (s *Server) chunks(w http.ResponseWriter, r *http.Request) {
 	wr, err := s.cfg.Store.Lock(r.Context(), store.LockOptions{Wait: true})
 	if err != nil {
@@ -120,35 +126,81 @@ func (s *Server) chunks(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer wr.Close()
+	workers := max(2, runtime.GOMAXPROCS(0))
+	type frame struct {
+		id  chunk.ID
+		buf []byte
+	}
+	free := make(chan []byte, workers+1)
+	for range workers + 1 {
+		free <- nil
+	}
+	work := make(chan frame)
+	var (
+		mu      sync.Mutex
+		got     wire.Received
+		putErr  error // guarded by mu; the first chunk refused
+		wg      sync.WaitGroup
+		stopped = make(chan struct{})
+		stop    sync.Once
+	)
+	for range workers {
+		wg.Go(func() {
+			for f := range work {
+				err := wr.PutStored(r.Context(), f.id, f.buf)
+				mu.Lock()
+				if err != nil && putErr == nil {
+					putErr = fmt.Errorf("chunk %s: %w", f.id.Short(), err)
+					stop.Do(func() { close(stopped) })
+				} else if err == nil {
+					got.Chunks++
+					got.Bytes += int64(len(f.buf))
+				}
+				mu.Unlock()
+				free <- f.buf
+			}
+		})
+	}
 	fr := wire.NewFrameReader(bufio.NewReaderSize(r.Body, 256<<10))
-	var got wire.Received
 	var streamErr error
-	status, code := http.StatusOK, ""
+read:
 	for {
 		id, b, err := fr.Next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			streamErr, status, code = err, http.StatusBadRequest, wire.CodeBadRequest
+			streamErr = err
 			break
 		}
-		if err := wr.PutStored(r.Context(), id, b); err != nil {
-			streamErr, status, code = fmt.Errorf("chunk %s: %w", id.Short(), err), http.StatusBadRequest, wire.CodeBadRequest
-			break
+		var buf []byte
+		select {
+		case buf = <-free:
+		case <-stopped:
+			break read
 		}
-		got.Chunks++
-		got.Bytes += int64(len(b))
+		buf = append(buf[:0], b...)
+		select {
+		case work <- frame{id, buf}:
+		case <-stopped:
+			break read
+		}
 	}
+	close(work)
+	wg.Wait()
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), flushTimeout)
 	defer cancel()
 	if err := wr.Flush(fctx); err != nil {
 		writeError(w, http.StatusInternalServerError, wire.CodeStore, err.Error())
 		return
 	}
+	if putErr != nil {
+		writeError(w, http.StatusBadRequest, wire.CodeBadRequest, putErr.Error())
+		return
+	}
 	if streamErr != nil {
 		s.cfg.Logger.Debug("chunk stream broken, kept what arrived", "chunks", got.Chunks, "err", streamErr)
-		writeError(w, status, code, streamErr.Error())
+		writeError(w, http.StatusBadRequest, wire.CodeBadRequest, streamErr.Error())
 		return
 	}
 	writeJSON(w, http.StatusOK, got)
