@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -258,10 +259,11 @@ printf '{"id":"%s","hosts":[%s]}\n' "$id" "$hosts"
 `
 
 type hookRequest struct {
-	ID     string `json:"id"`
-	Kind   string `json:"kind"`
-	Region string `json:"region"`
-	Count  int    `json:"count"`
+	ID     string   `json:"id"`
+	Kind   string   `json:"kind"`
+	Region string   `json:"region"`
+	Count  int      `json:"count"`
+	Hosts  []string `json:"hosts"`
 }
 
 func readHookRequests(t *testing.T, dir string) []hookRequest {
@@ -392,6 +394,9 @@ func TestProvisionerAskedForWhatIsMissing(t *testing.T) {
 	// leader change carries the same id and count.
 	counts := map[string]int{}
 	for _, r := range readHookRequests(t, dir) {
+		if r.Kind != "provision" {
+			continue
+		}
 		if prev, ok := counts[r.ID]; ok && prev != r.Count {
 			t.Fatalf("request %s repeated with count %d, first %d", r.ID, r.Count, prev)
 		}
@@ -399,5 +404,50 @@ func TestProvisionerAskedForWhatIsMissing(t *testing.T) {
 	}
 	if len(counts) != 2 || counts[reqs[0].ID] != 3 || counts[second.ID] != 2 {
 		t.Fatalf("hook asked for %v, want %s=3 and %s=2", counts, reqs[0].ID, second.ID)
+	}
+
+	// Two more standby hosts than the floor: the two with the highest
+	// names are released, and stop counting as ready at once.
+	for _, name := range []string{"eu-zz-1", "eu-zz-2"} {
+		if err := admin.Register(ctx, api.Registration{Name: name, Region: "eu", Role: "standby", Address: "10.0.0.9"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The hosts may be seen one tick apart: one release or two.
+	Eventually(t, 20*time.Second, "the releases answered", func() bool {
+		p := pool()
+		if p.Ready != 3 || len(p.Requests) == 0 {
+			return false
+		}
+		for _, r := range p.Requests {
+			if r.Kind != "release" || !r.Answered {
+				return false
+			}
+		}
+		return true
+	})
+	var released []string
+	for _, r := range readHookRequests(t, dir) {
+		if r.Kind == "release" {
+			released = append(released, r.Hosts...)
+		}
+	}
+	if slices.Sort(released); strings.Join(released, ",") != "eu-zz-1,eu-zz-2" {
+		t.Fatalf("released %v, want eu-zz-1 and eu-zz-2", released)
+	}
+	// Once the released hosts are gone the requests close.
+	for _, name := range released {
+		if err := admin.DeleteHost(ctx, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	Eventually(t, 20*time.Second, "the releases closed", func() bool {
+		p := pool()
+		return len(p.Requests) == 0 && p.Ready == 3
+	})
+	for _, r := range readHookRequests(t, dir) {
+		if r.Kind == "provision" && counts[r.ID] == 0 {
+			t.Fatalf("provision request %+v while the pool had a surplus", r)
+		}
 	}
 }
