@@ -183,7 +183,9 @@ func (s *Sender) scanFile(ctx context.Context, rel string, observed time.Time, f
 	if fresh && size == 0 {
 		return s.enqueue(ctx, &update{op: opTruncate, path: rel, observed: observed})
 	}
-	appendable := m.appendOnly && size >= m.size && !verify && (s.cfg.InPlace == nil || !s.cfg.InPlace(rel))
+	// Only growth can be an append: a change that kept the size was a
+	// write in place.
+	appendable := m.appendOnly && size > m.size && !verify && !s.cfg.InPlace(rel)
 	if appendable {
 		ok, err := s.prefixIntact(f, m, buf)
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"path"
 	"strconv"
 	"strings"
 	"sync"
@@ -48,9 +49,9 @@ type SenderConfig struct {
 	MaxInFlight int64
 	// MaxBatch bounds one apply request.
 	MaxBatch int64
-	// InPlace, if set, names files (slash-separated, relative to Dir)
-	// never to be treated as append-only, such as database page files
-	// that also grow.
+	// InPlace names files (slash-separated, relative to Dir) never to be
+	// treated as append-only: every change of theirs is found by
+	// comparing all their blocks. Nil means [PageFile].
 	InPlace func(rel string) bool
 	Logger  *slog.Logger
 }
@@ -85,6 +86,20 @@ func (c SenderConfig) Validate() error {
 		errs = append(errs, errors.New("stream: rescan, verify, in-flight and batch limits must not be negative"))
 	}
 	return errors.Join(errs...)
+}
+
+// PageFile reports whether a file looks like a database page file, written
+// in place and growing (SQLite, InnoDB and MyISAM tables, LMDB,
+// WiredTiger), judging by its base name. Logs and journals are not page
+// files: they are shipped as appends.
+func PageFile(rel string) bool {
+	n := strings.ToLower(path.Base(rel))
+	for _, s := range []string{".db", ".db3", ".sqlite", ".sqlite3", ".ibd", ".myd", ".myi", ".mdb", ".wt"} {
+		if strings.HasSuffix(n, s) {
+			return true
+		}
+	}
+	return strings.HasPrefix(n, "ibdata") || strings.HasPrefix(n, "undo_")
 }
 
 // ErrSuperseded is returned by [Sender.Run] when another sender session
@@ -170,6 +185,9 @@ func NewSender(cfg SenderConfig) (*Sender, error) {
 	}
 	if cfg.MaxBatch == 0 {
 		cfg.MaxBatch = def.MaxBatch
+	}
+	if cfg.InPlace == nil {
+		cfg.InPlace = PageFile
 	}
 	client := cfg.Client
 	if client == nil {

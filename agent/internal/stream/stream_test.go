@@ -2,6 +2,7 @@ package stream
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -218,8 +219,10 @@ func TestReplicates(t *testing.T) {
 		}},
 	}
 	for _, st := range steps {
+		start := time.Now()
 		st.do()
 		waitConverged(t, s, src, r.dst)
+		t.Logf("step %q converged in %v", st.name, time.Since(start))
 	}
 	select {
 	case err := <-done:
@@ -248,5 +251,87 @@ func TestAppendShipsOnlyNewBytes(t *testing.T) {
 	}
 	if got := s.Lag().Shipped - before; got != appended {
 		t.Errorf("20 appends of %d bytes in all shipped %d bytes", appended, got)
+	}
+}
+
+// TestGrowingFileRewrittenInPlace: a file that is not named like a page
+// file grows and is rewritten in place at the same time; the first-block
+// check or the periodic verification finds it.
+func TestGrowingFileRewrittenInPlace(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	src := t.TempDir()
+	p := filepath.Join(src, "world.state")
+	writeAt(t, p, 0, bytes.Repeat([]byte{'a'}, 64<<10))
+	s, _ := startSender(t, SenderConfig{Dataset: "robust-db", Dir: src, URL: r.url, BlockSize: 4096,
+		Rescan: 50 * time.Millisecond, VerifyEvery: 2, Logger: testLogger(t)})
+	waitConverged(t, s, src, r.dst)
+	// Header rewrite plus growth: caught by the first-block check.
+	writeAt(t, p, 0, []byte("HEADER v2"))
+	appendFile(t, p, []byte("more"))
+	waitConverged(t, s, src, r.dst)
+	// Middle rewrite plus growth: caught by verification.
+	writeAt(t, p, 30000, []byte("middle v2"))
+	appendFile(t, p, []byte("more"))
+	waitConverged(t, s, src, r.dst)
+}
+
+// TestResyncAfterRestart: a sender restarted after the files changed
+// while it was down, and after the standby's copy was damaged, brings the
+// standby back to the source.
+func TestResyncAfterRestart(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	src := t.TempDir()
+	writeAt(t, filepath.Join(src, "ibdata1"), 0, bytes.Repeat([]byte{1}, 100<<10))
+	appendFile(t, filepath.Join(src, "binlog.000001"), bytes.Repeat([]byte("rec\n"), 1000))
+	cfg := SenderConfig{Dataset: "robust-db", Dir: src, URL: r.url, BlockSize: 4096, Logger: testLogger(t)}
+	ctx, cancel := context.WithCancel(t.Context())
+	s, err := NewSender(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	waitConverged(t, s, src, r.dst)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run after cancel = %v, want nil", err)
+	}
+
+	// While no sender runs: the source changes, the standby copy is
+	// damaged and gains a stray file.
+	writeAt(t, filepath.Join(src, "ibdata1"), 8192, []byte("page 3 v2"))
+	appendFile(t, filepath.Join(src, "binlog.000001"), []byte("rec after restart\n"))
+	writeAt(t, filepath.Join(r.dst, "ibdata1"), 50000, []byte("bit rot"))
+	writeAt(t, filepath.Join(r.dst, "stray"), 0, []byte("x"))
+
+	s2, _ := startSender(t, cfg)
+	waitConverged(t, s2, src, r.dst)
+	if l := s2.Lag(); l.Shipped > 20<<10 {
+		t.Errorf("resync shipped %d bytes; only the changed blocks should travel", l.Shipped)
+	}
+}
+
+// TestSuperseded: a second sender for the same dataset takes over; the
+// first stops with ErrSuperseded at its next shipment.
+func TestSuperseded(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	src := t.TempDir()
+	cfg := SenderConfig{Dataset: "robust-db", Dir: src, URL: r.url, Logger: testLogger(t)}
+	s1, done1 := startSender(t, cfg)
+	appendFile(t, filepath.Join(src, "a.log"), []byte("one\n"))
+	waitConverged(t, s1, src, r.dst)
+	s2, _ := startSender(t, cfg)
+	appendFile(t, filepath.Join(src, "a.log"), []byte("two\n"))
+	waitConverged(t, s2, src, r.dst)
+	select {
+	case err := <-done1:
+		if !errors.Is(err, ErrSuperseded) {
+			t.Fatalf("first sender ended with %v, want ErrSuperseded", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("first sender still running after being superseded")
 	}
 }
