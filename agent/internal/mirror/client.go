@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/understudy/understudy/pkg/chunk"
@@ -121,26 +122,29 @@ func (c *Client) Send(ctx context.Context, st *store.Store, rec *snapshot.Record
 	}
 	res := &Result{Snapshot: rec.ID}
 	c.phase("offer", 0)
+	// Offer everything first, then send what is missing in one stream, so
+	// the receiver makes it durable once rather than once per batch.
+	var missing []chunk.ID
 	err = forEachBatch(ctx, st, rec, func(ids []chunk.ID) error {
 		res.Chunks += len(ids)
 		var want wire.Want
 		if err := c.call(ctx, http.MethodPost, wire.PathOffer, wire.Offer{Version: wire.Version, Dataset: rec.Dataset, Snapshot: rec.ID, Chunks: ids}, &want); err != nil {
 			return err
 		}
-		if len(want.Missing) == 0 {
-			return nil
-		}
-		c.phase("chunks", len(want.Missing))
-		n, err := c.sendChunks(ctx, st, want.Missing)
-		res.BytesSent += n
-		if err != nil {
-			return err
-		}
-		res.Sent += len(want.Missing)
+		missing = append(missing, want.Missing...)
 		return nil
 	})
 	if err != nil {
 		return res, err
+	}
+	if len(missing) > 0 {
+		c.phase("chunks", len(missing))
+		n, err := c.sendChunks(ctx, st, missing)
+		res.BytesSent += n
+		if err != nil {
+			return res, err
+		}
+		res.Sent = len(missing)
 	}
 	c.phase("commit", 0)
 	if err := c.call(ctx, http.MethodPost, wire.PathCommit, wire.Commit{Version: wire.Version, Record: rec}, &res.Committed); err != nil {
@@ -170,42 +174,84 @@ func (c *Client) phase(p string, n int) {
 	}
 }
 
-// sendChunks streams the stored form of ids. A goroutine reads one chunk
-// at a time into a pipe the request body drains, so at most one chunk
-// (plus buffers) is in memory and a slow link slows the reads.
+// readAhead is how many chunks the sender reads ahead of the connection.
+const readAhead = 4
+
+// sendChunks streams the stored form of ids. A reader goroutine reads
+// chunks at most readAhead ahead of a writer goroutine that frames them
+// into a pipe the request body drains: memory holds a few chunks, and a
+// slow link slows the reads (back-pressure, no unbounded queue).
 func (c *Client) sendChunks(ctx context.Context, st *store.Store, ids []chunk.ID) (int64, error) {
 	pr, pw := io.Pipe()
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type blob struct {
+		id  chunk.ID
+		b   []byte
+		err error
+	}
+	blobs := make(chan blob, readAhead)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		defer close(blobs)
+		for _, id := range ids {
+			b, err := st.GetStored(rctx, id)
+			if err != nil {
+				err = fmt.Errorf("chunk %s: %w", id.Short(), err)
+			}
+			select {
+			case blobs <- blob{id, b, err}:
+			case <-rctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	})
 	var sent int64
-	done := make(chan error, 1)
-	go func() {
+	var werr error
+	wg.Go(func() {
 		var w io.Writer = pw
 		if c.opts.BytesPerSecond > 0 {
-			w = limitedWriter{ctx: ctx, w: pw, l: newLimiter(c.opts.BytesPerSecond)}
+			w = limitedWriter{ctx: rctx, w: pw, l: newLimiter(c.opts.BytesPerSecond)}
 		}
 		bw := bufio.NewWriterSize(w, 64<<10)
-		err := func() error {
-			for _, id := range ids {
-				b, err := st.GetStored(ctx, id)
-				if err != nil {
-					return fmt.Errorf("chunk %s: %w", id.Short(), err)
+		werr = func() error {
+			n := 0
+			for bl := range blobs {
+				if bl.err != nil {
+					return bl.err
 				}
-				if err := wire.WriteFrame(bw, id, b); err != nil {
+				if err := wire.WriteFrame(bw, bl.id, bl.b); err != nil {
 					return err
 				}
-				sent += int64(len(b))
+				sent += int64(len(bl.b))
+				n++
 			}
-			if err := wire.WriteEnd(bw, len(ids)); err != nil {
+			if err := rctx.Err(); err != nil {
+				return err
+			}
+			if n != len(ids) {
+				return fmt.Errorf("mirror: read %d of %d chunks", n, len(ids))
+			}
+			if err := wire.WriteEnd(bw, n); err != nil {
 				return err
 			}
 			return bw.Flush()
 		}()
-		pw.CloseWithError(err)
-		done <- err
-	}()
+		pw.CloseWithError(werr)
+		if werr != nil {
+			cancel()
+			for range blobs {
+			}
+		}
+	})
 	var got wire.Received
 	err := c.do(ctx, http.MethodPost, wire.PathChunks, "application/octet-stream", pr, &got)
 	pr.CloseWithError(errors.New("mirror: request ended"))
-	werr := <-done
+	cancel()
+	wg.Wait()
 	if err == nil && werr != nil {
 		err = werr
 	}

@@ -196,8 +196,8 @@ func TestMirrorVersusRsync(t *testing.T) {
 	warm := filepath.Join(t.TempDir(), "warm")
 	addr := receiver(t, b, c, "host-b", mirror.ServerConfig{OnCommit: warmCopy(b, warm), Logger: nopLogger()}, nil)
 	tc := c.creds(t, "host-a").ClientTLS("host-b")
-	rdir := t.TempDir()
-	raddr := rsyncd(t, rdir)
+	rdir, fdir := t.TempDir(), t.TempDir()
+	raddr, faddr := rsyncd(t, rdir), rsyncd(t, fdir)
 
 	var rows []measure
 	round := func(label string) {
@@ -238,6 +238,16 @@ func TestMirrorVersusRsync(t *testing.T) {
 		}
 		rows = append(rows, measure{label + ": rsync -a", time.Since(t2), rp.up.Load(), rp.down.Load(), "to an rsync daemon"})
 		rp.close()
+		// The mirror makes what it receives durable (fsync) before it
+		// answers; rsync only does with --fsync.
+		fp := newProxy(t, faddr, 0)
+		t3 := time.Now()
+		out, err = exec.Command("rsync", "-a", "--delete", "--fsync", src+"/", "rsync://"+fp.addr()+"/grid/").CombinedOutput()
+		if err != nil {
+			t.Fatalf("rsync --fsync: %v\n%s", err, out)
+		}
+		rows = append(rows, measure{label + ": rsync -a --fsync", time.Since(t3), fp.up.Load(), fp.down.Load(), "durable like the mirror"})
+		fp.close()
 		if d := treeDiff(src, warm); d != "" {
 			t.Fatalf("warm copy: %s", d)
 		}
