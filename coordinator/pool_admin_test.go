@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -119,5 +121,48 @@ func TestPoolAdminCommands(t *testing.T) {
 	}
 	if out, err = runAdmin(t, newPoolGetCmd, "--addr", addr); err != nil || !strings.Contains(out, "eu") {
 		t.Fatalf("pool get: %v\n%s", err, out)
+	}
+}
+
+// putPolicy sends a policy document to PUT /v1/pools/{region} as is.
+func putPolicy(t *testing.T, addr, region, doc string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPut, "http://"+addr+"/v1/pools/"+region, strings.NewReader(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set(api.TokenHeader, "admin")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+func TestPoolPolicyAPIAcceptsYAMLAndNamesBadFields(t *testing.T) {
+	s := singleCoordinator(t)
+	cases := []struct {
+		name string
+		doc  string
+		code int
+		want string // in the body
+	}{
+		{"yaml", "standby_floor: 2\nmax_servers: 8\nramp_down: 10m\n", 200, `"ramp_down": "10m0s"`},
+		{"json", `{"standby_floor": 3, "max_servers": 9}`, 200, `"max_servers": 9`},
+		{"unknown key", "standby_floor: 2\nmax_server: 8\n", 400, "max_server"},
+		{"floor above max", `{"standby_floor": 30, "max_servers": 9}`, 400, "standby_floor 30 is above max_servers 9"},
+		{"bad threshold", "standby_floor: 2\nmax_servers: 8\ndynamic_standby: {enabled: true, thresholds: [{percent: 150, multiplier: 2}]}\n",
+			400, "dynamic_standby.thresholds[0].percent 150 is outside (0, 100]"},
+		{"duration not a string", "standby_floor: 2\nmax_servers: 8\nramp_down: 30\n", 400, `line 3: duration must be a string`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, body := putPolicy(t, s.HTTPAddr(), "eu", tc.doc)
+			if code != tc.code || !strings.Contains(body, tc.want) {
+				t.Fatalf("PUT = %d %s, want %d mentioning %q", code, body, tc.code, tc.want)
+			}
+		})
 	}
 }
