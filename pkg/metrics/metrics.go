@@ -74,6 +74,10 @@ type Histogram struct{ v *prometheus.HistogramVec }
 // DurationBuckets suit latencies from 100 µs to about 10 s.
 var DurationBuckets = prometheus.ExponentialBuckets(0.0001, 4, 9)
 
+// LongDurationBuckets suit jobs from 10 ms to about an hour (snapshots,
+// transfers).
+var LongDurationBuckets = prometheus.ExponentialBuckets(0.01, 4, 11)
+
 // Histogram creates the histogram understudy_<name> with the given bucket
 // upper bounds (nil means [DurationBuckets]). Durations are observed in
 // seconds and the name ends in _seconds.
