@@ -262,8 +262,10 @@ func (d *data) protect(ctx context.Context, st *store.Store, ds Dataset) error {
 		return nil
 	}
 	log := d.a.logger.With("dataset", ds.Name)
+	start := time.Now()
 	rec, err := backup.Run(ctx, st, ds.Path, backup.Options{Dataset: ds.Name, Class: ds.class(), Host: d.a.cfg.NodeName,
 		WaitLock: true, Logger: log})
+	d.a.metrics.snapshotDone(ds.Name, time.Since(start), rec, err)
 	if err != nil {
 		if ctx.Err() == nil {
 			log.Error("snapshot failed", "err", err)
@@ -324,6 +326,7 @@ func (d *data) send(ctx context.Context, st *store.Store, host string, rec *snap
 		var res *mirror.Result
 		res, err = cl.Send(ctx, st, rec)
 		cl.Close()
+		d.a.metrics.mirrorDone(rec.Dataset, res, err)
 		if err == nil {
 			if res.Committed.WarmCopyError != "" {
 				return fmt.Errorf("warm copy on %s: %s", host, res.Committed.WarmCopyError)

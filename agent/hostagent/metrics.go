@@ -1,27 +1,40 @@
 package hostagent
 
 import (
+	"context"
+	"errors"
 	"time"
 
 	"github.com/understudy/understudy/agent/internal/health"
+	"github.com/understudy/understudy/agent/internal/mirror"
 	"github.com/understudy/understudy/pkg/gossip"
 	"github.com/understudy/understudy/pkg/metrics"
+	"github.com/understudy/understudy/pkg/snapshot"
 )
 
 // agentMetrics are an agent's Prometheus series (docs/metrics.md). Event
 // series are fed through hooks given to the components; the rest are
 // sampled at scrape time.
 //
-// Components added to the agent (snapshots, mirroring, archive) create
-// their series on reg here and receive plain hook functions, as the health
-// runner and the promotion manager do, so that they never import
-// Prometheus; each new series is documented in docs/metrics.md.
+// Components added to the agent (archive, continuous shipping) create
+// their series on reg here and are fed through hooks, as the health
+// runner, the promotion manager and the dataset jobs are, so that they
+// never import Prometheus; each new series is documented in
+// docs/metrics.md.
 type agentMetrics struct {
 	reg         *metrics.Registry
 	probeRTT    *metrics.Histogram
 	probes      *metrics.Counter
 	probeTime   *metrics.Histogram
 	leaseRenews *metrics.Counter
+
+	snapshots     *metrics.Counter
+	snapshotTime  *metrics.Histogram
+	snapshotRead  *metrics.Counter
+	snapshotAdded *metrics.Counter
+	mirrors       *metrics.Counter
+	mirrorTime    *metrics.Histogram
+	mirrorSent    *metrics.Counter
 }
 
 // newMetrics creates the agent's series. The sampled ones read a's
@@ -37,6 +50,31 @@ func newMetrics(a *Agent) *agentMetrics {
 		leaseRenews: r.Counter("lease_renewals_total",
 			"Attempts to renew this host's lease as a service's primary, by outcome (granted, refused, error).",
 			"service", "outcome"),
+	}
+	m.snapshots = r.Counter("snapshots_total", "Snapshots of a dataset taken on this host, by result (ok, error).",
+		"dataset", "result")
+	m.snapshotTime = r.Histogram("snapshot_duration_seconds", "Time to take a snapshot of a dataset.",
+		metrics.LongDurationBuckets, "dataset")
+	m.snapshotRead = r.Counter("snapshot_read_bytes_total",
+		"Bytes of changed files read by snapshots (unchanged files are not read).", "dataset")
+	m.snapshotAdded = r.Counter("snapshot_added_bytes_total",
+		"Bytes snapshots added to the chunk store, after deduplication and compression.", "dataset")
+	m.mirrors = r.Counter("mirror_transfers_total", "Transfers of a snapshot to a standby, by result (ok, error).",
+		"dataset", "result")
+	m.mirrorTime = r.Histogram("mirror_duration_seconds", "Time to transfer a snapshot to a standby.",
+		metrics.LongDurationBuckets, "dataset")
+	m.mirrorSent = r.Counter("mirror_sent_bytes_total", "Stored bytes of the chunks sent to standbys that lacked them.",
+		"dataset")
+	for _, ds := range a.cfg.Datasets {
+		for _, res := range []string{"ok", "error"} {
+			m.snapshots.Init(ds.Name, res)
+			m.mirrors.Init(ds.Name, res)
+		}
+		m.snapshotTime.Init(ds.Name)
+		m.snapshotRead.Init(ds.Name)
+		m.snapshotAdded.Init(ds.Name)
+		m.mirrorTime.Init(ds.Name)
+		m.mirrorSent.Init(ds.Name)
 	}
 	for _, s := range a.cfg.Services {
 		if s.Check != nil {
@@ -86,6 +124,34 @@ func (m *agentMetrics) initLease(service string) {
 func (m *agentMetrics) onProbe(check string, result health.Status, took time.Duration) {
 	m.probes.Inc(check, string(result))
 	m.probeTime.ObserveDuration(took, check)
+}
+
+// snapshotDone records one snapshot job; a job cut short by shutdown is
+// not counted.
+func (m *agentMetrics) snapshotDone(dataset string, took time.Duration, rec *snapshot.Record, err error) {
+	switch {
+	case errors.Is(err, context.Canceled):
+	case err != nil:
+		m.snapshots.Inc(dataset, "error")
+	default:
+		m.snapshots.Inc(dataset, "ok")
+		m.snapshotTime.ObserveDuration(took, dataset)
+		m.snapshotRead.Add(float64(rec.Stats.BytesRead), dataset)
+		m.snapshotAdded.Add(float64(rec.Stats.BytesAdded), dataset)
+	}
+}
+
+// mirrorDone records one transfer attempt to a standby.
+func (m *agentMetrics) mirrorDone(dataset string, res *mirror.Result, err error) {
+	switch {
+	case errors.Is(err, context.Canceled):
+	case err != nil:
+		m.mirrors.Inc(dataset, "error")
+	default:
+		m.mirrors.Inc(dataset, "ok")
+		m.mirrorTime.ObserveDuration(res.Duration, dataset)
+		m.mirrorSent.Add(float64(res.BytesSent), dataset)
+	}
 }
 
 // onRenew is the promotion manager's OnRenew hook.

@@ -6,15 +6,18 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	mrand "math/rand/v2"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/understudy/understudy/agent/hostagent"
 	"github.com/understudy/understudy/pkg/api"
 )
 
@@ -80,6 +83,31 @@ func scrape(t *testing.T, addr string) map[string]string {
 	return out
 }
 
+// sample returns the value of one series (name and labels exactly as
+// exported) from addr's /metrics, or -1 when it is absent.
+func sample(t *testing.T, addr, series string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), series+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			return f
+		}
+	}
+	return -1
+}
+
 // TestDocumentedMetrics runs a coordinator with a primary and a standby
 // agent through registration, health checks, DNS queries and a planned
 // switchover, then checks that each daemon exports exactly the series
@@ -96,9 +124,34 @@ func TestDocumentedMetrics(t *testing.T) {
 	c.Leader(10 * time.Second)
 	a := newLoginHost(t, c, "host-a", "active", "cold")
 	b := newLoginHost(t, c, "host-b", "standby", "cold")
+	// The login service's data: snapshotted on host-a, mirrored to host-b.
+	certs := writeMirrorCerts(t, t.TempDir(), "host-a", "host-b")
+	src := t.TempDir()
+	writeFiles(t, src, mrand.New(mrand.NewPCG(1, 2)), 4)
+	for _, h := range []*loginHost{a, b} {
+		h.cfg.TLS = certs[h.name]
+		h.cfg.Services[0].Datasets = []string{"login-db"}
+	}
+	a.cfg.Datasets = []hostagent.Dataset{{Name: "login-db", Path: src, Class: "transactional"}}
+	b.cfg.Datasets = []hostagent.Dataset{{Name: "login-db", Path: filepath.Join(t.TempDir(), "warm"), Class: "transactional"}}
 	agentA, agentB := a.start(c), b.start(c)
 	co := c.Coordinators[0]
 	waitPrimaryServing(t, co, a, b)
+	// The dataset jobs feed the agents' series.
+	Eventually(t, 30*time.Second, "a snapshot mirrored to host-b in host-a's metrics", func() bool {
+		if sample(t, agentA.HTTPAddr(), `understudy_mirror_transfers_total{dataset="login-db",result="ok"}`) >= 1 {
+			return true
+		}
+		agentA.SnapshotNow(t.Context(), "login-db")
+		return false
+	})
+	if n := sample(t, agentA.HTTPAddr(), `understudy_snapshots_total{dataset="login-db",result="ok"}`); n < 1 {
+		t.Errorf("host-a counted %v snapshots", n)
+	}
+	if n := sample(t, agentA.HTTPAddr(), `understudy_mirror_sent_bytes_total{dataset="login-db"}`); n <= 0 {
+		t.Errorf("host-a counted %v mirrored bytes", n)
+	}
+
 	if _, err := co.Client(c.AdminToken).Failover(t.Context(), "login", "host-b"); err != nil {
 		t.Fatalf("planned switchover: %v", err)
 	}
