@@ -103,6 +103,13 @@ func TestPutGetRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			locs, ok, err := s.Locate(ctx, ids[3:4])
+			if err != nil || !ok[0] {
+				t.Fatalf("locate: %v %v", ok, err)
+			}
+			if at, err := s.GetStoredAt(locs[0], nil); err != nil || !bytes.Equal(at, raw) {
+				t.Errorf("GetStoredAt differs from GetStored (err %v)", err)
+			}
 			if err := w2.PutStored(ctx, ids[4], raw); !errors.Is(err, ErrCorrupt) {
 				t.Errorf("PutStored under the wrong id: err = %v, want ErrCorrupt", err)
 			}
