@@ -50,6 +50,12 @@ func (s *Server) newPoolController() *poolController {
 	if !s.cfg.Provisioner.enabled() {
 		return p
 	}
+	if s.restartHook != nil {
+		// One client per coordinator: one bound on hook invocations in
+		// flight and one memory of completed ids.
+		p.hook = s.restartHook
+		return p
+	}
 	hc, err := s.cfg.Provisioner.hookConfig()
 	if err == nil {
 		p.hook, err = provision.New(hc, p.log.With("component", "provisioner"))
