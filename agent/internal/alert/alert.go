@@ -205,3 +205,16 @@ func Check(job, dataset string, last, since time.Time, objective time.Duration, 
 	}
 	return Alert{Kind: KindObjectiveMissed, Job: job, Dataset: dataset, Message: msg, Time: now, Objective: objective, Age: age}, true
 }
+
+// CheckLag reports whether a continuously protected dataset is further
+// behind than its objective: lag is the replication lag (the age of the
+// oldest change the standby has not acknowledged), objective the RPO
+// (about a second for transactional data; allow for measurement with a
+// margin). It returns the alert to raise and true when lag exceeds it.
+func CheckLag(dataset string, lag, objective time.Duration, now time.Time) (Alert, bool) {
+	if objective <= 0 || lag <= objective {
+		return Alert{}, false
+	}
+	return Alert{Kind: KindObjectiveMissed, Job: "stream", Dataset: dataset, Time: now, Objective: objective, Age: lag,
+		Message: fmt.Sprintf("dataset %s: replication lag %s, objective %s", dataset, lag.Round(time.Millisecond), objective)}, true
+}

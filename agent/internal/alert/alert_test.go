@@ -41,6 +41,18 @@ func TestCheck(t *testing.T) {
 	}
 }
 
+func TestCheckLag(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	if _, missed := CheckLag("robust-db", 800*time.Millisecond, time.Second, now); missed {
+		t.Error("CheckLag alerted within the objective")
+	}
+	al, missed := CheckLag("robust-db", 3*time.Second, time.Second, now)
+	if !missed || al.Job != "stream" || al.Age != 3*time.Second || al.Kind != KindObjectiveMissed {
+		t.Errorf("CheckLag = %+v, %v", al, missed)
+	}
+}
+
 func TestValidate(t *testing.T) {
 	t.Parallel()
 	if err := (Config{WebhookURL: "ftp://x"}).Validate(); err == nil {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -166,6 +167,22 @@ func (a *Archive) Fetch(ctx context.Context, rec *snapshot.Record) error {
 		return fmt.Errorf("archive: fetch snapshot %s: %w", snapshot.ShortID(rec.ID), err)
 	}
 	return w.Close()
+}
+
+// FetchLatest fetches the newest snapshot of dataset (see
+// [Archive.Fetch]) and returns it; restore.Run or restore.Drill on
+// [Archive.Store] then restore it. It fails with snapshot.ErrNotFound when
+// the archive holds no snapshot of dataset.
+func (a *Archive) FetchLatest(ctx context.Context, dataset string) (*snapshot.Record, error) {
+	recs, err := a.Snapshots(ctx, dataset)
+	if len(recs) == 0 && err != nil {
+		return nil, err
+	}
+	rec, err := snapshot.Latest(recs, time.Time{})
+	if err != nil {
+		return nil, err
+	}
+	return rec, a.Fetch(ctx, rec)
 }
 
 // download fetches the chunks of ids the cache lacks and flushes them.

@@ -222,8 +222,8 @@ func TestCopyRestoreFromArchiveAlone(t *testing.T) {
 			if err != nil || len(recs) != 1 || recs[0].ID != rec2.ID {
 				t.Fatalf("after prune: snapshots %v, %v", recs, err)
 			}
-			if err := a2.Fetch(ctx, recs[0]); err != nil {
-				t.Fatal(err)
+			if latest, err := a2.FetchLatest(ctx, "grid"); err != nil || latest.ID != rec2.ID {
+				t.Fatalf("FetchLatest = %v, %v; want %s", latest, err, rec2.ID)
 			}
 			dr, err := restore.Drill(ctx, a2.Store(), "grid", t.TempDir(), restore.Options{})
 			if err != nil {

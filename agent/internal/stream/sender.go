@@ -49,6 +49,9 @@ type SenderConfig struct {
 	MaxInFlight int64
 	// MaxBatch bounds one apply request.
 	MaxBatch int64
+	// RequestTimeout bounds one apply request (a hung standby is then
+	// retried rather than waited on forever).
+	RequestTimeout time.Duration
 	// InPlace names files (slash-separated, relative to Dir) never to be
 	// treated as append-only: every change of theirs is found by
 	// comparing all their blocks. Nil means [PageFile].
@@ -64,6 +67,8 @@ func DefaultSenderConfig() SenderConfig {
 		VerifyEvery: 5,
 		MaxInFlight: 32 << 20,
 		MaxBatch:    4 << 20,
+
+		RequestTimeout: 30 * time.Second,
 	}
 }
 
@@ -82,8 +87,8 @@ func (c SenderConfig) Validate() error {
 	if c.BlockSize != 0 && (c.BlockSize < 4096 || c.BlockSize > 4<<20) {
 		errs = append(errs, fmt.Errorf("stream: block size %d is outside 4 KiB..4 MiB", c.BlockSize))
 	}
-	if c.Rescan < 0 || c.VerifyEvery < 0 || c.MaxInFlight < 0 || c.MaxBatch < 0 {
-		errs = append(errs, errors.New("stream: rescan, verify, in-flight and batch limits must not be negative"))
+	if c.Rescan < 0 || c.VerifyEvery < 0 || c.MaxInFlight < 0 || c.MaxBatch < 0 || c.RequestTimeout < 0 {
+		errs = append(errs, errors.New("stream: rescan, verify, in-flight, batch and timeout limits must not be negative"))
 	}
 	return errors.Join(errs...)
 }
@@ -185,6 +190,9 @@ func NewSender(cfg SenderConfig) (*Sender, error) {
 	}
 	if cfg.MaxBatch == 0 {
 		cfg.MaxBatch = def.MaxBatch
+	}
+	if cfg.RequestTimeout == 0 {
+		cfg.RequestTimeout = def.RequestTimeout
 	}
 	if cfg.InPlace == nil {
 		cfg.InPlace = PageFile
@@ -473,6 +481,8 @@ func (s *Sender) shipLoop(ctx context.Context) error {
 // post sends one apply request and decodes the answer.
 func (s *Sender) post(ctx context.Context, u string, body []byte) (applyResponse, int, error) {
 	var ar applyResponse
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
 	if err != nil {
 		return ar, 0, err
