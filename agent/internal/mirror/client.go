@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -174,8 +175,12 @@ func (c *Client) phase(p string, n int) {
 	}
 }
 
-// readAhead is how many chunks the sender reads ahead of the connection.
-const readAhead = 4
+// readAhead is how many chunks the sender reads ahead of the connection;
+// locateBatch how many it looks up in one index transaction.
+const (
+	readAhead   = 4
+	locateBatch = 256
+)
 
 // sendChunks streams the stored form of ids. A reader goroutine reads
 // chunks at most readAhead ahead of a writer goroutine that frames them
@@ -194,18 +199,32 @@ func (c *Client) sendChunks(ctx context.Context, st *store.Store, ids []chunk.ID
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		defer close(blobs)
-		for _, id := range ids {
-			b, err := st.GetStored(rctx, id)
-			if err != nil {
-				err = fmt.Errorf("chunk %s: %w", id.Short(), err)
-			}
-			select {
-			case blobs <- blob{id, b, err}:
-			case <-rctx.Done():
-				return
-			}
-			if err != nil {
-				return
+		for start := 0; start < len(ids); start += locateBatch {
+			batch := ids[start:min(start+locateBatch, len(ids))]
+			locs, ok, err := st.Locate(rctx, batch)
+			for i, id := range batch {
+				var b []byte
+				switch {
+				case err != nil:
+				case !ok[i]:
+					err = fmt.Errorf("chunk %s: %w", id.Short(), store.ErrNotFound)
+				default:
+					b, err = st.GetStoredAt(locs[i], nil)
+					if errors.Is(err, fs.ErrNotExist) { // moved by a prune
+						b, err = st.GetStored(rctx, id)
+					}
+					if err != nil {
+						err = fmt.Errorf("chunk %s: %w", id.Short(), err)
+					}
+				}
+				select {
+				case blobs <- blob{id, b, err}:
+				case <-rctx.Done():
+					return
+				}
+				if err != nil {
+					return
+				}
 			}
 		}
 	})

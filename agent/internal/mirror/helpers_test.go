@@ -257,3 +257,32 @@ func (p *proxy) close() {
 	p.cut()
 	p.wg.Wait()
 }
+
+// genDB writes database files (small chunks) of about size bytes in all.
+func genDB(t testing.TB, dir string, size int64) {
+	t.Helper()
+	r := mrand.New(mrand.NewPCG(3, 3))
+	b := make([]byte, 8<<20)
+	for i := 0; int64(i)*int64(len(b)) < size; i++ {
+		for j := range b {
+			b[j] = byte(r.Uint32())
+		}
+		if err := os.WriteFile(filepath.Join(dir, "table"+string(rune('a'+i))+".db"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// touchPages rewrites one 16 KiB page in every database file of dir.
+func touchPages(t testing.TB, dir string) {
+	t.Helper()
+	ents, _ := os.ReadDir(dir)
+	for i, e := range ents {
+		f, err := os.OpenFile(filepath.Join(dir, e.Name()), os.O_RDWR, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.WriteAt(bytes.Repeat([]byte{byte(i)}, 16<<10), int64(i+1)*1<<20)
+		f.Close()
+	}
+}
