@@ -146,7 +146,7 @@ bench-detect:
 ## markdown tables; about five minutes. docs/benchmarks.md records a run.
 .PHONY: bench-failover
 bench-failover:
-	cd test/bench && $(GO) test -tags bench -count=1 -timeout 20m -run '^(TestServiceFailover|TestSwitchoverUnavailability)$$' .
+	cd test/bench && $(GO) test -tags bench -count=1 -timeout 20m -run '^(TestServiceFailover|TestSwitchoverUnavailability)$$'
 
 ## bench-stream: replication lag of continuous protection under a steady
 ## 5 MB/s write load (p50/p99/max); about 20 seconds.
