@@ -29,7 +29,10 @@ type Options struct {
 	// (slash-separated, relative to the dataset root). It is restored at
 	// the same relative place in the target, under its parent directories.
 	Path string
-	// Workers restoring files in parallel; zero means GOMAXPROCS.
+	// Workers restoring files in parallel; zero means twice GOMAXPROCS:
+	// creating a file and setting its metadata block in the filesystem
+	// (journal, directory locks) without using a core, so more workers
+	// than cores keep the cores busy.
 	Workers int
 	// QuickCheck trusts an existing target file whose size and mtime match
 	// the snapshot instead of hashing it.
@@ -113,7 +116,7 @@ func Select(ctx context.Context, st *store.Store, dataset, id string, at time.Ti
 func Run(ctx context.Context, st *store.Store, rec *snapshot.Record, target string, opts Options) (*Result, error) {
 	start := time.Now()
 	if opts.Workers <= 0 {
-		opts.Workers = runtime.GOMAXPROCS(0)
+		opts.Workers = 2 * runtime.GOMAXPROCS(0)
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
