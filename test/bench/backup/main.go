@@ -61,6 +61,8 @@ type config struct {
 type results struct {
 	first, second, restore []measure
 	firstSize, added       []int64
+	// index is the size of understudy's index.db after the second backup.
+	index []int64
 }
 
 func logf(format string, args ...any) {
@@ -189,6 +191,9 @@ func bench(ctx context.Context, c config) (string, error) {
 				return "", err
 			}
 			r.second, r.added = append(r.second, m), append(r.added, du-r.firstSize[rep])
+			if fi, err := os.Stat(filepath.Join(repo(t, rep), "index.db")); err == nil && t.name == "understudy" {
+				r.index = append(r.index, fi.Size())
+			}
 			logf("%-10s rep %d: second backup %.1fs (%.1fs CPU), %d MiB peak RSS, added %.1f MB", t.name, rep+1, m.Seconds, m.CPU, m.RSS>>20, float64(du-r.firstSize[rep])/1e6)
 		}
 	}
@@ -358,6 +363,7 @@ func format(c config, mut mutation, files int, total int64, ts []*tool, res map[
 	ratio("bytes added by second backup", "", func(o *results) float64 { return medianI(us.added) / medianI(o.added) })
 	ratio("peak RSS, backup", "≤ 1× restic", func(o *results) float64 { return rss(us.first, us.second) / rss(o.first, o.second) })
 	ratio("peak RSS, restore", "", func(o *results) float64 { return rss(us.restore) / rss(o.restore) })
-	w("\n\nBytes added by understudy's second backup / bytes truly changed: %.2f× (target ≤ 1.5×).\n", medianI(us.added)/float64(mut.Changed))
+	w("\n\nBytes added by understudy's second backup / bytes truly changed: %.2f× (target ≤ 1.5×). Understudy's index (index.db) after two backups: %.1f MB.\n",
+		medianI(us.added)/float64(mut.Changed), mb(medianI(us.index)))
 	return b.String()
 }
