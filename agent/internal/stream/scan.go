@@ -105,14 +105,25 @@ func (s *Sender) abs(rel string) string { return filepath.Join(s.cfg.Dir, filepa
 
 // scanTree compares every file under rel ("." for all) with the model and
 // ships the differences; files of the model no longer there are removed.
+// Nothing is removed under a directory that could not be read, and
+// nothing at all when the dataset directory itself is unreadable (an
+// unmounted volume must not empty the standby).
 func (s *Sender) scanTree(ctx context.Context, rel string, observed time.Time, verify bool, buf []byte) error {
+	if _, err := os.Stat(s.cfg.Dir); err != nil {
+		s.log.Warn("stream dataset directory unreadable, not scanning", "dataset", s.cfg.Dataset, "dir", s.cfg.Dir, "err", err)
+		return nil
+	}
 	seen := map[string]bool{}
+	var unreadable []string
 	err := filepath.WalkDir(s.abs(rel), func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				return nil
 			}
 			s.log.Warn("stream cannot read path", "dataset", s.cfg.Dataset, "path", p, "err", err)
+			if r, rerr := filepath.Rel(s.cfg.Dir, p); rerr == nil {
+				unreadable = append(unreadable, filepath.ToSlash(r))
+			}
 			return nil
 		}
 		if !d.Type().IsRegular() {
@@ -129,12 +140,22 @@ func (s *Sender) scanTree(ctx context.Context, rel string, observed time.Time, v
 	if err != nil {
 		return err
 	}
+	for p := range s.model {
+		for _, u := range unreadable {
+			if u == "." || p == u || strings.HasPrefix(p, u+"/") {
+				seen[p] = true
+			}
+		}
+	}
 	return s.removeUnder(ctx, rel, observed, seen)
 }
 
 // removeUnder removes from the receiver the model's files at or under rel
 // that are not in keep.
 func (s *Sender) removeUnder(ctx context.Context, rel string, observed time.Time, keep map[string]bool) error {
+	if _, err := os.Stat(s.cfg.Dir); err != nil {
+		return nil // the dataset directory itself is gone: keep the standby
+	}
 	for p := range s.model {
 		under := rel == "." || p == rel || strings.HasPrefix(p, rel+"/")
 		if !under || keep[p] {

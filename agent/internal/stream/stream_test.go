@@ -335,3 +335,34 @@ func TestSuperseded(t *testing.T) {
 		t.Fatal("first sender still running after being superseded")
 	}
 }
+
+// TestMissingDirectoryKeepsStandby: a dataset directory that disappears
+// (an unmounted volume) does not empty the standby.
+func TestMissingDirectoryKeepsStandby(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	parent := t.TempDir()
+	src := filepath.Join(parent, "mysql")
+	if err := os.Mkdir(src, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, filepath.Join(src, "binlog.000001"), []byte("committed\n"))
+	s, _ := startSender(t, SenderConfig{Dataset: "robust-db", Dir: src, URL: r.url, Rescan: 20 * time.Millisecond, Logger: testLogger(t)})
+	waitConverged(t, s, src, r.dst)
+	want := treeOf(t, r.dst)
+	if err := os.Rename(src, filepath.Join(parent, "away")); err != nil {
+		t.Fatal(err)
+	}
+	// Ten rescan periods pass with nothing sent.
+	settle := time.Now().Add(10 * 20 * time.Millisecond)
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(settle) || s.Lag().Time != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("lag never settled: %+v", s.Lag())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := treeOf(t, r.dst); !equalTrees(got, want) {
+		t.Errorf("standby changed after the dataset directory vanished: %v", got)
+	}
+}
