@@ -211,6 +211,13 @@ func (s *Server) GossipAddr() string { return s.pool.Addr() }
 // Name is the node name.
 func (s *Server) Name() string { return s.cfg.NodeName }
 
+// Leader returns the node name of the current Raft leader as this member
+// knows it, "" when it knows none.
+func (s *Server) Leader() string {
+	id, _ := s.raft.Leader()
+	return id
+}
+
 // IsLeader reports whether this member leads the Raft cluster.
 func (s *Server) IsLeader() bool { return s.raft.IsLeader() }
 

@@ -234,19 +234,27 @@ func (c *Cluster) stopAll() {
 	}
 }
 
-// Leader waits for a leader among the running coordinators and returns its
-// index.
+// Leader waits for a leader among the running coordinators that every
+// running coordinator knows, and returns its index.
 func (c *Cluster) Leader(d time.Duration) int {
 	c.t.Helper()
 	idx := -1
-	Eventually(c.t, d, "a raft leader", func() bool {
+	Eventually(c.t, d, "a raft leader known to every coordinator", func() bool {
+		idx = -1
 		for i, co := range c.Coordinators {
 			if co.Running() && co.IsLeader() {
 				idx = i
-				return true
 			}
 		}
-		return false
+		if idx < 0 {
+			return false
+		}
+		for _, co := range c.Coordinators {
+			if co.Running() && co.Leader() != c.Coordinators[idx].Name() {
+				return false
+			}
+		}
+		return true
 	})
 	return idx
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -81,6 +82,10 @@ type Handler struct {
 	cfg Config
 	b   Backend
 	mux *http.ServeMux
+	// forwardTransport carries writes to the leader over kept-alive
+	// connections: a new connection per forwarded write would dominate
+	// its latency.
+	forwardTransport *http.Transport
 }
 
 // New returns the API handler.
@@ -94,7 +99,14 @@ func New(cfg Config, b Backend) *Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	h := &Handler{cfg: cfg, b: b, mux: http.NewServeMux()}
+	h := &Handler{cfg: cfg, b: b, mux: http.NewServeMux(), forwardTransport: &http.Transport{
+		Proxy:                 nil,
+		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:          256,
+		MaxIdleConnsPerHost:   128,
+		IdleConnTimeout:       90 * time.Second,
+		ResponseHeaderTimeout: 60 * time.Second,
+	}}
 	h.routes()
 	return h
 }
@@ -216,6 +228,7 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, leaderAddr str
 	}
 	target := &url.URL{Scheme: "http", Host: leaderAddr}
 	proxy := &httputil.ReverseProxy{
+		Transport: h.forwardTransport,
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
 			pr.Out.Host = pr.In.Host
