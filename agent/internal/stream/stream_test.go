@@ -324,6 +324,7 @@ func TestSuperseded(t *testing.T) {
 	appendFile(t, filepath.Join(src, "a.log"), []byte("one\n"))
 	waitConverged(t, s1, src, r.dst)
 	s2, _ := startSender(t, cfg)
+	waitConverged(t, s2, src, r.dst) // s2's session is open: s1's is over
 	appendFile(t, filepath.Join(src, "a.log"), []byte("two\n"))
 	waitConverged(t, s2, src, r.dst)
 	select {
