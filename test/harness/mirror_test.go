@@ -168,3 +168,72 @@ func TestMirrorToStandby(t *testing.T) {
 		return source && mirror
 	})
 }
+
+// TestFencedPrimaryResyncs fails a primary over to its standby, changes
+// the data on the new primary, and brings the old primary back: fenced,
+// it pulls the new primary's latest snapshot into its own copy before it
+// stands by again.
+func TestFencedPrimaryResyncs(t *testing.T) {
+	ctx := t.Context()
+	c := New(t, 1)
+	co := c.Coordinators[c.Leader(10*time.Second)]
+	certs := writeMirrorCerts(t, t.TempDir(), "host-a", "host-b")
+	pathA, pathB := t.TempDir(), filepath.Join(t.TempDir(), "warm")
+	r := mrand.New(mrand.NewPCG(3, 4))
+	writeFiles(t, pathA, r, 8)
+
+	a := newLoginHost(t, c, "host-a", "active", "cold")
+	b := newLoginHost(t, c, "host-b", "standby", "cold")
+	for _, h := range []struct {
+		lh   *loginHost
+		path string
+	}{{a, pathA}, {b, pathB}} {
+		h.lh.cfg.Services[0].Datasets = []string{"world"}
+		h.lh.cfg.TLS = certs[h.lh.name]
+		h.lh.cfg.Datasets = []hostagent.Dataset{{Name: "world", Path: h.path, Class: "state"}}
+	}
+	agentA := a.start(c)
+	agentB := b.start(c)
+	waitPrimaryServing(t, co, a, b)
+	Eventually(t, 30*time.Second, "the standby's warm copy", func() bool {
+		agentA.SnapshotNow(ctx, "world")
+		return treeDiff(pathA, pathB) == ""
+	})
+
+	// The primary dies; the standby takes over and its data changes.
+	agentA.Kill()
+	a.ctl.Stop(ctx)
+	Eventually(t, 20*time.Second, "host-b to serve", func() bool { return b.ctl.Running() })
+	writeFiles(t, pathB, r, 5)
+	Eventually(t, 20*time.Second, "a snapshot on the new primary", func() bool {
+		agentB.SnapshotNow(ctx, "world") // its mirror to the dead host-a fails
+		st, _ := agentB.DatasetStatus("world")
+		return st.LastSnapshot > 0 && st.LastSnapshotID != ""
+	})
+	want := treeDiff(pathA, pathB)
+	if want == "" {
+		t.Fatal("the new primary's data did not change")
+	}
+
+	// The old primary comes back fenced, resynchronises and stands by.
+	a.cfg.Ports.Gossip = port(t, agentA.GossipAddr())
+	a.start(c)
+	Eventually(t, 30*time.Second, "host-a to stand by unfenced", func() bool {
+		s, err := co.Client("").Service(ctx, "login")
+		if err != nil {
+			return false
+		}
+		for _, i := range s.Instances {
+			if i.Host == "host-a" {
+				return !i.Fenced && !i.Primary
+			}
+		}
+		return false
+	})
+	if d := treeDiff(pathB, pathA); d != "" {
+		t.Fatalf("the resynchronised former primary differs from the new primary: %s", d)
+	}
+	if a.ctl.Running() {
+		t.Fatal("fenced former primary serves")
+	}
+}
