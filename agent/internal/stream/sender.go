@@ -420,12 +420,13 @@ func (s *Sender) ack(applied uint64) bool {
 func (s *Sender) shipLoop(ctx context.Context) error {
 	applyURL := s.base + "apply?dataset=" + url.QueryEscape(s.cfg.Dataset)
 	pause := 50 * time.Millisecond
-	var body []byte
 	for {
 		s.mu.Lock()
 		sess := s.session
 		var n int64
-		body = append(body[:0], bodyMagic...)
+		// A fresh buffer each time: the transport may still read a
+		// failed request's body after Do returned.
+		body := []byte(bodyMagic)
 		count := 0
 		for _, u := range s.queue {
 			if count > 0 && n+u.size() > s.cfg.MaxBatch {
