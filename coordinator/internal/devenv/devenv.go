@@ -123,23 +123,26 @@ func Run(ctx context.Context, o Options) error {
 	}
 
 	_, dnsPort, _ := net.SplitHostPort(coord.DNSAddr())
+	http := coord.HTTPAddr()
 	fmt.Fprintf(o.Out, `Understudy dev environment is running (Ctrl-C to stop).
 
-  admin API      http://%s   (export UNDERSTUDY_HTTP_ADDR=%s)
-  DNS            %s (UDP and TCP), zone %s
-  gossip         %s  key %s
-  admin token    %s
-  agent token    %s
-  login service  primary %s, hot standby %s (account "Test User", password "password")
-  data           %s
+  status page    http://%[1]s/ui/
+  admin API      http://%[1]s   (export UNDERSTUDY_HTTP_ADDR=%[1]s)
+  DNS            %[2]s (UDP and TCP), zone %[3]s
+  login front    http://%[4]s/grid/devgrid/
+  gossip         %[5]s  key %[6]s
+  admin token    %[7]s
+  agent token    %[8]s
+  login service  primary %[9]s, hot standby %[10]s (account "Test User", password "password")
+  data           %[11]s
 
 Try:
-  dig @127.0.0.1 -p %s login.service.understudy
-  dig @127.0.0.1 -p %s login.service.understudy SRV
-  understudy-coordinator services --addr %s
-  understudy-coordinator failover login --addr %s --token %s
-`, coord.HTTPAddr(), coord.HTTPAddr(), coord.DNSAddr(), cfg.DNS.Zone, coord.GossipAddr(), key,
-		adminTok, agentTok, logins[0], logins[1], dir, dnsPort, dnsPort, coord.HTTPAddr(), coord.HTTPAddr(), adminTok)
+  dig @127.0.0.1 -p %[12]s login.service.understudy
+  dig @127.0.0.1 -p %[12]s login.service.understudy SRV
+  understudy-coordinator services --addr %[1]s
+  understudy-coordinator failover login --addr %[1]s --token %[7]s
+`, http, coord.DNSAddr(), cfg.DNS.Zone, coord.LoginAddr(), coord.GossipAddr(), key,
+		adminTok, agentTok, logins[0], logins[1], dir, dnsPort)
 	if o.Ready != nil {
 		o.Ready(coord)
 	}
