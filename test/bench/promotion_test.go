@@ -52,7 +52,7 @@ func promotionPair(t *testing.T, bins rig.Binaries) (*rig.Cluster, *rig.Host, *r
 	a := c.StartHost(rig.HostSpec{Name: "host-a", Role: "active", Services: rig.LoginService("cold")})
 	b := c.StartHost(rig.HostSpec{Name: "host-b", Role: "standby", Services: rig.LoginService("cold")})
 	for _, h := range []*rig.Host{a, b} {
-		if err := gridlogin.AddAccount(h.Dir, promotionFirst, promotionLast, promotionPasswd); err != nil {
+		if err := gridlogin.AddAccount(h.Data, promotionFirst, promotionLast, promotionPasswd); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -4,6 +4,8 @@ package e2e
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -29,22 +31,24 @@ func failoverBins(t *testing.T) rig.Binaries {
 
 // failoverPair starts a fast-profile cluster with a primary host-a and a
 // standby host-b of the login service (standby "cold" or "hot"), both
-// holding the test account, and waits until DNS on every coordinator
-// answers host-a and a login through the front is served by host-a.
+// able to log the test account in, and waits until DNS on every
+// coordinator answers host-a and a login through the front is served by
+// host-a.
 //
-// The account is written into both hosts' data directories: the agents
-// have no datasets to mirror yet, so this stands in for the mirror having
-// carried it.
-func failoverPair(t *testing.T, standby, extra string) (*rig.Cluster, *rig.Host, *rig.Host) {
+// With mirror, the account is written on host-a only, before its agent
+// starts, and the pair waits until the agents' mirroring has carried it
+// into host-b's warm copy; without, it is written on both hosts.
+func failoverPair(t *testing.T, standby string, mirror bool) (*rig.Cluster, *rig.Host, *rig.Host) {
 	t.Helper()
-	c := rig.Start(t, rig.Spec{Bins: failoverBins(t), Profile: "fast", Extra: extra})
-	a := c.StartHost(rig.HostSpec{Name: "host-a", Role: "active", Services: rig.LoginService(standby)})
-	b := c.StartHost(rig.HostSpec{Name: "host-b", Role: "standby", Services: rig.LoginService(standby)})
-	for _, h := range []*rig.Host{a, b} {
-		if err := gridlogin.AddAccount(h.Dir, testFirst, testLast, testPassword); err != nil {
-			t.Fatal(err)
-		}
+	c := rig.Start(t, rig.Spec{Bins: failoverBins(t), Profile: "fast"})
+	addAccount := func(data string) error { return gridlogin.AddAccount(data, testFirst, testLast, testPassword) }
+	specA := rig.HostSpec{Name: "host-a", Role: "active", Services: rig.LoginService(standby), Mirror: mirror, Prepare: addAccount}
+	specB := rig.HostSpec{Name: "host-b", Role: "standby", Services: rig.LoginService(standby), Mirror: mirror}
+	if !mirror {
+		specB.Prepare = addAccount
 	}
+	a := c.StartHost(specA)
+	b := c.StartHost(specB)
 	want := a.IP
 	if standby == "hot" {
 		want = a.IP + "," + b.IP
@@ -56,6 +60,14 @@ func failoverPair(t *testing.T, standby, extra string) (*rig.Cluster, *rig.Host,
 		r, err := rig.Login(context.Background(), c.Coords[0].FrontURL("osgrid"), testFirst, testLast, testPassword, 2*time.Second)
 		return err == nil && r.OK && r.ServedBy == "host-a"
 	})
+	if mirror {
+		begin := time.Now()
+		rig.Eventually(t, 60*time.Second, "the mirror to carry the account into host-b's warm copy", func() bool {
+			_, err := os.Stat(filepath.Join(b.Data, "accounts.json"))
+			return err == nil
+		})
+		t.Logf("the account reached host-b's warm copy %v after the login on host-a worked", time.Since(begin).Round(time.Millisecond))
+	}
 	return c, a, b
 }
 

@@ -16,12 +16,14 @@ import (
 	"github.com/understudy/understudy/test/rig"
 )
 
-// TestKilledPrimaryFailsOverToColdStandby SIGKILLs the primary host's agent
-// and its login service: the coordinators promote the cold standby, DNS
-// answers it and a login through the front succeeds on it. The times are
-// logged; make bench-failover measures them over many runs.
+// TestKilledPrimaryFailsOverToColdStandby creates an account on the primary
+// host only, lets the agents mirror it to the cold standby, then SIGKILLs
+// the primary's agent and its login service: the coordinators promote the
+// standby, DNS answers it and a login with that account through the front
+// succeeds on it, which it can only do from the mirrored data. The times
+// are logged; make bench-failover measures them over many runs.
 func TestKilledPrimaryFailsOverToColdStandby(t *testing.T) {
-	c, a, b := failoverPair(t, "cold", "")
+	c, a, b := failoverPair(t, "cold", true)
 	if pids := b.ServicePIDs(); len(pids) != 0 {
 		t.Fatalf("the cold standby runs %v before any failover", pids)
 	}
@@ -107,7 +109,7 @@ func TestKilledPrimaryFailsOverToColdStandby(t *testing.T) {
 func TestLoginFrontErrorsThroughProcess(t *testing.T) {
 	c := rig.Start(t, rig.Spec{Bins: failoverBins(t), Profile: "fast"})
 	a := c.StartHost(rig.HostSpec{Name: "host-a", Role: "active", Services: rig.LoginService("cold")})
-	if err := gridlogin.AddAccount(a.Dir, testFirst, testLast, testPassword); err != nil {
+	if err := gridlogin.AddAccount(a.Data, testFirst, testLast, testPassword); err != nil {
 		t.Fatal(err)
 	}
 	front := c.Coords[2]

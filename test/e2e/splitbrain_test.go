@@ -59,7 +59,7 @@ func TestPartitionedPrimaryStopsBeforeStandbyStarts(t *testing.T) {
 		}
 		t.Fatal(err)
 	}
-	c, a, b := failoverPair(t, "cold", "")
+	c, a, b := failoverPair(t, "cold", false)
 	oldPIDs := servicePIDs(t, a)
 	epoch := serviceNow(t, c, "login").Epoch
 
@@ -183,7 +183,7 @@ func anyAlive(pids []int) bool {
 // SIGKILL when the lease was lost (not in a planned switchover) would end
 // the frozen process before it ever ran again.
 func TestPausedPrimaryDoesNotServeAfterWaking(t *testing.T) {
-	c, a, b := failoverPair(t, "cold", "")
+	c, a, b := failoverPair(t, "cold", false)
 	svcPIDs := servicePIDs(t, a)
 	epoch := serviceNow(t, c, "login").Epoch
 

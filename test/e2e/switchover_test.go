@@ -22,7 +22,7 @@ import (
 // nothing copies host-a's data to host-b and that half cannot run; this
 // test covers the ordering and the unavailability.
 func TestPlannedSwitchover(t *testing.T) {
-	c, a, b := failoverPair(t, "cold", "")
+	c, a, b := failoverPair(t, "cold", false)
 	epoch := serviceNow(t, c, "login").Epoch
 	pa := rig.StartProbe(a.ServiceAddr(), probeEvery, probeTimeout, probeLimit)
 	pb := rig.StartProbe(b.ServiceAddr(), probeEvery, probeTimeout, probeLimit)

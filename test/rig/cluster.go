@@ -56,6 +56,7 @@ type Cluster struct {
 	spec   Spec
 	key    string
 	gid    int // the coordinators' group id
+	ca     *mirrorCA
 	Coords []*Coord
 }
 
@@ -76,7 +77,7 @@ func Start(t testing.TB, spec Spec) *Cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &Cluster{t: t, spec: spec, key: key, gid: nextGID()}
+	c := &Cluster{t: t, spec: spec, key: key, gid: nextGID(), ca: &mirrorCA{dir: t.TempDir()}}
 	for i := range 3 {
 		name := fmt.Sprintf("coord-%d", i+1)
 		ip := nextIP()
@@ -157,8 +158,10 @@ type Host struct {
 	*Proc
 	Name string
 	IP   string
-	Dir  string
-	gid  int
+	// Dir is the agent's data directory; Data, inside it, the login
+	// service's (the dataset login-data when the host mirrors).
+	Dir, Data string
+	gid       int
 }
 
 // HostSpec describes an agent host.
@@ -167,8 +170,17 @@ type HostSpec struct {
 	Role string // active or standby
 	// Services is the YAML list under services:, with the placeholders
 	// {IP} (the host's address), {DIR} (its data directory), {PORT} (the
-	// service port) and {GRIDLOGIN} (the login service binary).
+	// service port), {DATA} (the service's data directory), {NAME} (the
+	// host's name) and {GRIDLOGIN} (the login service binary).
 	Services string
+	// Mirror protects the login service's data directory as the dataset
+	// login-data (class user), mirrored to the other instances over mutual
+	// TLS with certificates from the cluster's test CA. The first snapshot
+	// is taken when the agent starts, the next ones every minute.
+	Mirror bool
+	// Prepare, when set, is called with the service's data directory
+	// before the agent starts.
+	Prepare func(data string) error
 }
 
 // LoginService is the grid osgrid's login service, supervised by the
@@ -179,7 +191,7 @@ func LoginService(standby string) string {
     port: {PORT}
     tags: [login]
     standby: ` + standby + `
-    run: [{GRIDLOGIN}, --addr, "{IP}:{PORT}", --data-dir, "{DIR}", --grid, osgrid, --instance, "{NAME}"]
+    run: [{GRIDLOGIN}, --addr, "{IP}:{PORT}", --data-dir, "{DATA}", --grid, osgrid, --instance, "{NAME}"]
     check: {http: "http://{IP}:{PORT}/get_grid_info", interval: 250ms, timeout: 200ms,
             failures_before_critical: 2, successes_before_passing: 1}
 `
@@ -191,8 +203,26 @@ func (c *Cluster) StartHost(spec HostSpec) *Host {
 	t := c.t
 	t.Helper()
 	h := &Host{Name: spec.Name, IP: nextIP(), Dir: t.TempDir(), gid: nextGID()}
-	svc := strings.NewReplacer("{IP}", h.IP, "{DIR}", h.Dir, "{PORT}", fmt.Sprint(ServicePort),
+	h.Data = filepath.Join(h.Dir, "data")
+	if err := os.MkdirAll(h.Data, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if spec.Prepare != nil {
+		if err := spec.Prepare(h.Data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	svc := strings.NewReplacer("{IP}", h.IP, "{DIR}", h.Dir, "{DATA}", h.Data, "{PORT}", fmt.Sprint(ServicePort),
 		"{GRIDLOGIN}", c.spec.Bins.Gridlogin, "{NAME}", spec.Name).Replace(spec.Services)
+	mirror := ""
+	if spec.Mirror {
+		f, err := c.ca.issue(spec.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		svc += "    datasets: [login-data]\n"
+		mirror = f.yaml() + fmt.Sprintf("datasets:\n  - {name: login-data, path: %q, class: user}\n", h.Data)
+	}
 	var join []string
 	for _, p := range c.Coords {
 		join = append(join, p.Gossip)
@@ -201,14 +231,14 @@ func (c *Cluster) StartHost(spec HostSpec) *Host {
 data_dir: %s
 role: %s
 bind_addr: %s
-ports: {gossip: 0, http: 0}
+ports: {gossip: 0, http: 0, mirror: 0}
 retry_join: [%s]
 encrypt: %q
 token: %s
 gossip_profile: %s
 log_level: info
-services:
-%s`, spec.Name, h.Dir, spec.Role, h.IP, strings.Join(join, ", "), c.key, AgentToken, c.spec.Profile, svc)
+%sservices:
+%s`, spec.Name, h.Dir, spec.Role, h.IP, strings.Join(join, ", "), c.key, AgentToken, c.spec.Profile, mirror, svc)
 	path := filepath.Join(h.Dir, "agent.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
