@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -366,4 +367,51 @@ func TestMissingDirectoryKeepsStandby(t *testing.T) {
 	if got := treeOf(t, r.dst); !equalTrees(got, want) {
 		t.Errorf("standby changed after the dataset directory vanished: %v", got)
 	}
+}
+
+// TestBackPressure: while the standby refuses every request, the sender
+// holds at most MaxInFlight bytes (plus one update) however much is
+// written, and catches up once the standby is back.
+func TestBackPressure(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	var down atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if down.Load() && strings.HasSuffix(req.URL.Path, "/apply") {
+			http.Error(w, "standby restarting", http.StatusServiceUnavailable)
+			return
+		}
+		r.rx.ServeHTTP(w, req)
+	}))
+	defer srv.Close()
+	src := t.TempDir()
+	const limit = 1 << 20
+	s, _ := startSender(t, SenderConfig{Dataset: "robust-db", Dir: src, URL: srv.URL + "/v1/stream/", MaxInFlight: limit, Logger: testLogger(t)})
+	waitConverged(t, s, src, r.dst)
+	down.Store(true)
+	chunk := bytes.Repeat([]byte("binlog event\n"), 10<<10) // 130 KiB
+	var peak int64
+	for range 40 { // 5.2 MB, five times the limit
+		appendFile(t, filepath.Join(src, "binlog.000001"), chunk)
+		peak = max(peak, s.Lag().Bytes)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for s.Lag().Bytes < limit-int64(writePiece) {
+		if time.Now().After(deadline) {
+			t.Fatalf("queue never filled: %+v", s.Lag())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	for range 20 {
+		peak = max(peak, s.Lag().Bytes)
+		time.Sleep(5 * time.Millisecond)
+	}
+	if peak > limit+writePiece+1024 {
+		t.Errorf("sender held %d bytes with a limit of %d", peak, limit)
+	}
+	if l := s.Lag(); l.Time == 0 {
+		t.Errorf("lag is zero while the standby is down: %+v", l)
+	}
+	down.Store(false)
+	waitConverged(t, s, src, r.dst)
 }
