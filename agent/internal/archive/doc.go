@@ -41,9 +41,13 @@
 //
 // [Open] builds a local cache store from the archive (config and records;
 // chunks on demand). [Archive.Fetch] downloads the chunks of one snapshot
-// into it, checking each, and returns the record; the cache store
-// ([Archive.Store]) then restores with the ordinary restore code, and a
-// restore drill runs on it like on any store.
+// into it, checking each ([Archive.FetchLatest]: the newest of a dataset);
+// the cache store ([Archive.Store]) then restores with the ordinary
+// restore code, and a restore drill runs on it like on any store:
+//
+//	a, err := archive.Open(ctx, backend, cacheDir, archive.OpenOptions{Key: key})
+//	rec, err := a.FetchLatest(ctx, "robust-config")
+//	res, err := restore.Run(ctx, a.Store(), rec, target, restore.Options{})
 //
 // The package relies on the store's documented on-disk layout
 // (docs/snapshots.md, "Store layout") for config.json and record files, so
