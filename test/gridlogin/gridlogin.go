@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -36,6 +37,8 @@ type Server struct {
 	cfg  Config
 	ln   net.Listener
 	http *http.Server
+
+	writeMu sync.Mutex // serialises account writes (read, modify, rename)
 }
 
 // Account is one user of the grid.
@@ -120,6 +123,7 @@ func New(cfg Config) (*Server, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /get_grid_info", s.gridInfo)
 	mux.HandleFunc("POST /", s.login)
+	mux.HandleFunc("POST /accounts", s.createAccount)
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	return s, nil
 }
@@ -146,6 +150,33 @@ func (s *Server) gridInfo(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/xml")
 	fmt.Fprintf(w, "<gridinfo><gridname>%s</gridname><gridnick>%s</gridnick><login>http://%s/</login></gridinfo>\n",
 		xmlEscape(s.cfg.Grid), xmlEscape(strings.ToLower(s.cfg.Grid)), xmlEscape(r.Host))
+}
+
+// createAccount adds the account in a JSON body {"first", "last",
+// "password"} (the password in clear) and answers 201 once it is durably in
+// accounts.json: a 201 is an acknowledged write.
+func (s *Server) createAccount(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		First    string `json:"first"`
+		Last     string `json:"last"`
+		Password string `json:"password"`
+	}
+	if err := json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(&req); err != nil {
+		http.Error(w, "malformed account: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	if req.First == "" || req.Last == "" || req.Password == "" {
+		http.Error(w, "an account needs first, last and password", http.StatusBadRequest)
+		return
+	}
+	s.writeMu.Lock()
+	err := AddAccount(s.cfg.DataDir, req.First, req.Last, req.Password)
+	s.writeMu.Unlock()
+	if err != nil {
+		http.Error(w, "account not stored: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.WriteHeader(http.StatusCreated)
 }
 
 // methodCall is the part of an XML-RPC request this service reads.

@@ -57,3 +57,42 @@ func TestLogin(t *testing.T) {
 		t.Fatalf("get_grid_info = %s", b)
 	}
 }
+
+func TestCreateAccount(t *testing.T) {
+	dir := t.TempDir()
+	s, err := New(Config{Grid: "Testgrid", Instance: "primary", DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Run(t.Context())
+	base := "http://" + s.Addr()
+	for _, tc := range []struct {
+		name, body string
+		want       int
+	}{
+		{"created", `{"first":"Grace","last":"Hopper","password":"cobol"}`, http.StatusCreated},
+		{"malformed", `{"first":`, http.StatusBadRequest},
+		{"no password", `{"first":"Alan","last":"Turing"}`, http.StatusBadRequest},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, err := http.Post(base+"/accounts", "application/json", strings.NewReader(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tc.want {
+				t.Errorf("POST /accounts %s = %d, want %d", tc.body, resp.StatusCode, tc.want)
+			}
+		})
+	}
+	// The created account logs in, on this instance and on any other
+	// reading the same directory.
+	code, body := post(t, base+"/", LoginRequest("Grace", "Hopper", "cobol"))
+	if code != 200 || !strings.Contains(body, "<name>login</name><value><string>true</string>") {
+		t.Fatalf("login with the created account: %d %s", code, body)
+	}
+	accts, err := readAccounts(dir)
+	if err != nil || len(accts) != 1 {
+		t.Fatalf("accounts.json holds %v (%v), want the one account", accts, err)
+	}
+}
