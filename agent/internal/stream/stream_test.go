@@ -415,3 +415,32 @@ func TestBackPressure(t *testing.T) {
 	down.Store(false)
 	waitConverged(t, s, src, r.dst)
 }
+
+// TestLostAcknowledgement: the standby applies a batch but the connection
+// drops before the answer; the sender resends, the standby skips what it
+// has, and the copy ends equal to the source (no byte written twice out
+// of place).
+func TestLostAcknowledgement(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	var drops atomic.Int32
+	drops.Store(3)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if strings.HasSuffix(req.URL.Path, "/apply") && drops.Add(-1) >= 0 {
+			r.rx.ServeHTTP(httptest.NewRecorder(), req) // applied, answer lost
+			panic(http.ErrAbortHandler)
+		}
+		r.rx.ServeHTTP(w, req)
+	}))
+	defer srv.Close()
+	src := t.TempDir()
+	s, _ := startSender(t, SenderConfig{Dataset: "robust-db", Dir: src, URL: srv.URL + "/v1/stream/", BlockSize: 4096, Logger: testLogger(t)})
+	for i := range 5 {
+		appendFile(t, filepath.Join(src, "binlog.000001"), fmt.Appendf(nil, "event %d\n", i))
+		writeAt(t, filepath.Join(src, "world.db"), int64(i)*4096, bytes.Repeat([]byte{byte('a' + i)}, 4096))
+		waitConverged(t, s, src, r.dst)
+	}
+	if drops.Load() >= 0 {
+		t.Errorf("only %d of 3 answers were dropped", 3-drops.Load())
+	}
+}
