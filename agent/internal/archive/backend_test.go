@@ -23,7 +23,7 @@ func TestFSConformance(t *testing.T) {
 	archivetest.Run(t, func(t *testing.T) archive.Backend { return newFS(t) })
 }
 
-func newFS(t *testing.T) archive.Backend {
+func newFS(t testing.TB) archive.Backend {
 	t.Helper()
 	b, err := archive.NewFS(filepath.Join(t.TempDir(), "nas"))
 	if err != nil {
@@ -105,7 +105,7 @@ func versitygwBinary() (string, error) {
 	return bin, nil
 }
 
-func versitygw(t *testing.T) *gateway {
+func versitygw(t testing.TB) *gateway {
 	t.Helper()
 	gwOnce.Do(func() {
 		bin, err := versitygwBinary()
@@ -155,7 +155,7 @@ func versitygw(t *testing.T) *gateway {
 
 // backend returns a backend on a fresh bucket, under a prefix so that the
 // prefix handling is exercised too.
-func (g *gateway) backend(t *testing.T) archive.Backend {
+func (g *gateway) backend(t testing.TB) archive.Backend {
 	t.Helper()
 	n := g.buckets.Add(1)
 	b, err := archive.NewS3(t.Context(), archive.S3Config{

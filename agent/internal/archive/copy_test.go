@@ -27,7 +27,7 @@ func randBytes(seed uint64, n int) []byte {
 	return b
 }
 
-func writeFile(t *testing.T, path string, data []byte) {
+func writeFile(t testing.TB, path string, data []byte) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		t.Fatal(err)
@@ -68,7 +68,7 @@ func sameTree(t *testing.T, got, want map[string][]byte) {
 	}
 }
 
-func newStore(t *testing.T, key []byte) *store.Store {
+func newStore(t testing.TB, key []byte) *store.Store {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "store")
 	if err := store.Init(dir, store.InitOptions{Key: key}); err != nil {
@@ -85,7 +85,7 @@ func newStore(t *testing.T, key []byte) *store.Store {
 type backendCase struct {
 	name string
 	key  []byte
-	new  func(t *testing.T) archive.Backend
+	new  func(t testing.TB) archive.Backend
 }
 
 func backendCases() []backendCase {
@@ -93,7 +93,7 @@ func backendCases() []backendCase {
 	return []backendCase{
 		{"fs", nil, newFS},
 		{"fs-encrypted", key, newFS},
-		{"s3-encrypted", key, func(t *testing.T) archive.Backend { return versitygw(t).backend(t) }},
+		{"s3-encrypted", key, func(t testing.TB) archive.Backend { return versitygw(t).backend(t) }},
 	}
 }
 
