@@ -14,7 +14,9 @@ import (
 // uploaded.
 func BenchmarkCopy(b *testing.B) {
 	b.Run("fs", func(b *testing.B) { benchmarkCopy(b, newFS) })
-	b.Run("s3", func(b *testing.B) { benchmarkCopy(b, func(t testing.TB) archive.Backend { return versitygw(t).backend(t) }) })
+	b.Run("s3", func(b *testing.B) {
+		benchmarkCopy(b, func(t testing.TB) archive.Backend { return versitygw(t).backend(t) })
+	})
 }
 
 func benchmarkCopy(b *testing.B, newBackend func(testing.TB) archive.Backend) {
