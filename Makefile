@@ -18,8 +18,9 @@ run:
 	$(GO) run ./coordinator dev
 
 ## test: formatting, vet, staticcheck, unit and in-process cluster tests under
-## the race detector, then the multi-process end-to-end tests.
-test: lint unit e2e
+## the race detector, the multi-process end-to-end tests, then the status
+## page in headless Chromium (skipped when chromium is not installed).
+test: lint unit e2e browser
 
 unit:
 	$(GO) test -race -count=1 -timeout 20m ./...
@@ -33,13 +34,17 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "not gofmt'd:"; echo "$$out"; exit 1; fi
 
+# Every build tag at once, so that e2e, benchmark, browser and packaging
+# code is checked too.
+ALL_TAGS := e2e bench browser packaging
+
 vet:
 	$(GO) vet ./...
-	$(GO) vet -tags e2e ./test/...
+	$(GO) vet -tags '$(ALL_TAGS)' ./...
 
 staticcheck:
 	@test -x $(GOBIN)/staticcheck || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
-	$(GOBIN)/staticcheck ./...
+	$(GOBIN)/staticcheck -tags '$(ALL_TAGS)' ./...
 
 tidy-check:
 	@cp go.mod /tmp/understudy-go.mod.bak && cp go.sum /tmp/understudy-go.sum.bak; \
@@ -113,7 +118,11 @@ bench-backup:
 ## test-browser: the status page in headless Chromium (Debian's chromium
 ## package): an in-process cluster serves the page, the test checks it
 ## against the API and refreshes docs/status-page.png. About 20 s.
-.PHONY: test-browser
+.PHONY: test-browser browser
+browser:
+	@if command -v chromium >/dev/null; then \
+		$(GO) test -tags browser -count=1 -timeout 5m ./test/ui/...; \
+	else echo "chromium not installed: skipping the status page browser test (apt-get install chromium)"; fi
 test-browser:
 	$(GO) test -tags browser -count=1 -timeout 5m ./test/ui/... -screenshot $(CURDIR)/docs/status-page.png
 
