@@ -29,6 +29,15 @@ func (s *Sender) scanLoop(ctx context.Context) error {
 	rescans := 0
 	verify := false
 	buf := make([]byte, s.cfg.BlockSize)
+	rescan := func() {
+		rescans++
+		verify = rescans%s.cfg.VerifyEvery == 0
+		s.mu.Lock()
+		if !s.fullScan {
+			s.fullScan, s.fullSince = true, time.Now()
+		}
+		s.mu.Unlock()
+	}
 	for {
 		s.mu.Lock()
 		full, since := s.fullScan, s.fullSince
@@ -64,6 +73,12 @@ func (s *Sender) scanLoop(ctx context.Context) error {
 			return err
 		}
 		if full || len(paths) > 0 {
+			// Busy: still honour the rescan period under a steady load.
+			select {
+			case <-tick.C:
+				rescan()
+			default:
+			}
 			continue
 		}
 		select {
@@ -71,13 +86,7 @@ func (s *Sender) scanLoop(ctx context.Context) error {
 			return ctx.Err()
 		case <-s.dirtyCh:
 		case <-tick.C:
-			rescans++
-			verify = rescans%s.cfg.VerifyEvery == 0
-			s.mu.Lock()
-			if !s.fullScan {
-				s.fullScan, s.fullSince = true, time.Now()
-			}
-			s.mu.Unlock()
+			rescan()
 		}
 	}
 }
