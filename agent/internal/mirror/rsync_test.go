@@ -21,6 +21,7 @@ import (
 
 	"github.com/understudy/understudy/agent/internal/backup"
 	"github.com/understudy/understudy/agent/internal/mirror"
+	"github.com/understudy/understudy/pkg/snapshot"
 )
 
 // The grid-like dataset of the mirror benchmark: region archives
@@ -194,7 +195,14 @@ func TestMirrorVersusRsync(t *testing.T) {
 	a := openStore(t, t.TempDir())
 	b := openStore(t, t.TempDir())
 	warm := filepath.Join(t.TempDir(), "warm")
-	addr := receiver(t, b, c, "host-b", mirror.ServerConfig{OnCommit: warmCopy(b, warm), Logger: nopLogger()}, nil)
+	var warmTook time.Duration // set by the receiver while the sender waits for its answer
+	warmUp := warmCopy(b, warm)
+	addr := receiver(t, b, c, "host-b", mirror.ServerConfig{Logger: nopLogger(), OnCommit: func(ctx context.Context, rec *snapshot.Record) error {
+		t0 := time.Now()
+		err := warmUp(ctx, rec)
+		warmTook = time.Since(t0)
+		return err
+	}}, nil)
 	tc := c.creds(t, "host-a").ClientTLS("host-b")
 	rdir, fdir := t.TempDir(), t.TempDir()
 	raddr, faddr := rsyncd(t, rdir), rsyncd(t, fdir)
@@ -209,23 +217,29 @@ func TestMirrorVersusRsync(t *testing.T) {
 		backupTook := time.Since(t0)
 
 		p := newProxy(t, addr, 0)
-		var transferDone time.Time
+		var chunksAt, transferDone time.Time
+		t1 := time.Now()
 		cl := mirror.NewClient(p.addr(), mirror.ClientOptions{TLS: tc, OnPhase: func(ph string, _ int) {
-			if ph == "commit" {
+			switch ph {
+			case "chunks":
+				chunksAt = time.Now()
+			case "commit":
 				transferDone = time.Now()
 			}
 		}})
-		t1 := time.Now()
 		res, err := cl.Send(ctx, a, rec)
 		if err != nil {
 			t.Fatal(err)
 		}
 		total := time.Since(t1)
 		cl.Close()
+		mirrorTook := total - warmTook
+		commitTook := mirrorTook - transferDone.Sub(t1)
 		p.close()
 		rows = append(rows,
-			measure{label + ": Understudy mirror (chunks + commit)", transferDone.Sub(t1), p.up.Load(), p.down.Load(),
-				fmt.Sprintf("%d of %d chunks sent", res.Sent, res.Chunks)},
+			measure{label + ": Understudy mirror (offers, chunks, commit)", mirrorTook, p.up.Load(), p.down.Load(),
+				fmt.Sprintf("%d of %d chunks sent; walk and offers %.2fs, chunks %.2fs, commit %.2fs", res.Sent, res.Chunks,
+					chunksAt.Sub(t1).Seconds(), transferDone.Sub(chunksAt).Seconds(), commitTook.Seconds())},
 			measure{label + ": Understudy mirror + warm copy", total, p.up.Load(), p.down.Load(), "receiver's files equal the snapshot"},
 			measure{label + ": Understudy backup + mirror + warm copy", backupTook + total, p.up.Load(), p.down.Load(),
 				fmt.Sprintf("backup %.2fs", backupTook.Seconds())})
