@@ -30,9 +30,11 @@
 //     file shrank. A file whose content changed ahead of its old end stops
 //     being taken for append-only. Page files ([PageFile]: SQLite, InnoDB,
 //     MyISAM, LMDB, WiredTiger names) are always compared in full, since
-//     they grow and are rewritten at once; every fifth rescan compares
-//     append-only files in full as well, catching a rewrite the two sampled
-//     blocks missed.
+//     they grow and are rewritten at once. Each rescan also re-reads a
+//     bounded share (SenderConfig.VerifyBytes, 32 MiB) of the append-only
+//     files, resuming where the last one stopped, and compares it with
+//     what was shipped, catching a rewrite the two sampled blocks missed
+//     without re-reading a 10 GB log every few seconds.
 //
 // Block comparison was chosen over small-chunk snapshots through the store
 // because it needs no store, no lock and no manifest per change, ships a

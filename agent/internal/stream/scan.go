@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -26,12 +27,10 @@ type fileModel struct {
 func (s *Sender) scanLoop(ctx context.Context) error {
 	tick := time.NewTicker(s.cfg.Rescan)
 	defer tick.Stop()
-	rescans := 0
 	verify := false
 	buf := make([]byte, s.cfg.BlockSize)
 	rescan := func() {
-		rescans++
-		verify = rescans%s.cfg.VerifyEvery == 0
+		verify = true
 		s.mu.Lock()
 		if !s.fullScan {
 			s.fullScan, s.fullSince = true, time.Now()
@@ -57,7 +56,10 @@ func (s *Sender) scanLoop(ctx context.Context) error {
 		s.mu.Unlock()
 		var err error
 		if full {
-			err = s.scanTree(ctx, ".", since, verify, buf)
+			err = s.scanTree(ctx, ".", since, buf)
+		}
+		if err == nil && verify {
+			err = s.verifyStep(ctx, s.cfg.VerifyBytes, buf)
 			verify = false
 		}
 		for p, t := range paths {
@@ -102,9 +104,9 @@ func (s *Sender) scanPath(ctx context.Context, rel string, observed time.Time, b
 		s.log.Warn("stream cannot read path", "dataset", s.cfg.Dataset, "path", rel, "err", err)
 		return nil
 	case fi.IsDir():
-		return s.scanTree(ctx, rel, observed, false, buf)
+		return s.scanTree(ctx, rel, observed, buf)
 	case fi.Mode().IsRegular():
-		return s.scanFile(ctx, rel, observed, true, false, buf)
+		return s.scanFile(ctx, rel, observed, true, buf)
 	default:
 		return s.removeUnder(ctx, rel, observed, nil)
 	}
@@ -117,7 +119,7 @@ func (s *Sender) abs(rel string) string { return filepath.Join(s.cfg.Dir, filepa
 // Nothing is removed under a directory that could not be read, and
 // nothing at all when the dataset directory itself is unreadable (an
 // unmounted volume must not empty the standby).
-func (s *Sender) scanTree(ctx context.Context, rel string, observed time.Time, verify bool, buf []byte) error {
+func (s *Sender) scanTree(ctx context.Context, rel string, observed time.Time, buf []byte) error {
 	if _, err := os.Stat(s.cfg.Dir); err != nil {
 		s.log.Warn("stream dataset directory unreadable, not scanning", "dataset", s.cfg.Dataset, "dir", s.cfg.Dir, "err", err)
 		return nil
@@ -144,7 +146,7 @@ func (s *Sender) scanTree(ctx context.Context, rel string, observed time.Time, v
 		}
 		r = filepath.ToSlash(r)
 		seen[r] = true
-		return s.scanFile(ctx, r, observed, false, verify, buf)
+		return s.scanFile(ctx, r, observed, false, buf)
 	})
 	if err != nil {
 		return err
@@ -180,9 +182,8 @@ func (s *Sender) removeUnder(ctx context.Context, rel string, observed time.Time
 
 // scanFile ships the changes of one file. force compares even when size
 // and mtime are those last seen (a watch event said it changed: mtime is
-// too coarse to tell two quick writes apart); verify re-hashes the whole
-// file even when it looks like an append.
-func (s *Sender) scanFile(ctx context.Context, rel string, observed time.Time, force, verify bool, buf []byte) error {
+// too coarse to tell two quick writes apart).
+func (s *Sender) scanFile(ctx context.Context, rel string, observed time.Time, force bool, buf []byte) error {
 	if observed.IsZero() {
 		observed = time.Now()
 	}
@@ -206,7 +207,7 @@ func (s *Sender) scanFile(ctx context.Context, rel string, observed time.Time, f
 		s.model[rel] = m
 	}
 	size := fi.Size()
-	if !fresh && !force && !verify && size == m.size && fi.ModTime().Equal(m.mtime) {
+	if !fresh && !force && size == m.size && fi.ModTime().Equal(m.mtime) {
 		return nil
 	}
 	m.mtime = fi.ModTime()
@@ -215,7 +216,7 @@ func (s *Sender) scanFile(ctx context.Context, rel string, observed time.Time, f
 	}
 	// Only growth can be an append: a change that kept the size was a
 	// write in place.
-	appendable := m.appendOnly && size > m.size && !verify && !s.cfg.InPlace(rel)
+	appendable := m.appendOnly && size > m.size && !s.cfg.InPlace(rel)
 	if appendable {
 		ok, err := s.prefixIntact(f, m, buf)
 		if err != nil {
@@ -393,4 +394,74 @@ func (s *Sender) shipDiff(ctx context.Context, f *os.File, rel string, m *fileMo
 	}
 	m.size = end
 	return nil
+}
+
+// verifyStep re-reads up to budget bytes of the files taken for
+// append-only, resuming where the previous step stopped, and compares
+// their whole blocks with the model. A file whose old content changed is
+// compared in full and shipped (and is no longer taken for append-only).
+func (s *Sender) verifyStep(ctx context.Context, budget int64, buf []byte) error {
+	var paths []string
+	for p, m := range s.model {
+		if m.appendOnly && m.size >= int64(s.cfg.BlockSize) {
+			paths = append(paths, p)
+		}
+	}
+	if len(paths) == 0 {
+		return nil
+	}
+	slices.Sort(paths)
+	start, _ := slices.BinarySearch(paths, s.verifyPath)
+	bs := int64(s.cfg.BlockSize)
+	for n := 0; n < len(paths) && budget > 0; n++ {
+		p := paths[(start+n)%len(paths)]
+		if p != s.verifyPath {
+			s.verifyPath, s.verifyBlock = p, 0
+		}
+		m := s.model[p]
+		changed, err := s.verifyFile(p, m, &budget, buf)
+		if err != nil {
+			s.verifyBlock = 0
+			continue // gone or unreadable: the next scan deals with it
+		}
+		if changed {
+			m.appendOnly = false
+			if err := s.scanFile(ctx, p, time.Now(), true, buf); err != nil {
+				return err
+			}
+		}
+		if changed || s.verifyBlock >= m.size/bs {
+			s.verifyBlock = 0
+			if n+1 < len(paths) {
+				s.verifyPath = paths[(start+n+1)%len(paths)]
+			} else {
+				s.verifyPath = ""
+			}
+			continue
+		}
+		return nil // budget spent inside this file
+	}
+	return nil
+}
+
+// verifyFile compares p's whole blocks from s.verifyBlock on with the
+// model, within *budget bytes. It reports whether one differs.
+func (s *Sender) verifyFile(p string, m *fileModel, budget *int64, buf []byte) (bool, error) {
+	f, err := os.Open(s.abs(p))
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	bs := int64(s.cfg.BlockSize)
+	for ; s.verifyBlock < m.size/bs && *budget > 0; s.verifyBlock++ {
+		b, err := s.readBlock(f, s.verifyBlock, buf)
+		if err != nil {
+			return false, err
+		}
+		*budget -= bs
+		if int64(len(b)) != bs || hashBlock(b) != m.blocks[s.verifyBlock] {
+			return true, nil
+		}
+	}
+	return false, nil
 }

@@ -39,10 +39,13 @@ type SenderConfig struct {
 	// Rescan is the period of the full rescan that backs up file watching
 	// (fsnotify has no recursive watch and can overflow).
 	Rescan time.Duration
-	// VerifyEvery makes every Nth rescan re-hash files taken for
-	// append-only in full, catching in-place changes the append check
-	// (last block and first block of the old content) did not see.
-	VerifyEvery int
+	// VerifyBytes is how much of the files taken for append-only each
+	// rescan re-reads and compares with what was shipped, continuing
+	// where the previous rescan stopped, to catch an in-place change the
+	// append check (last block and first block of the old content) did
+	// not see. A full pass over the append-only files takes their size
+	// divided by VerifyBytes rescan periods.
+	VerifyBytes int64
 	// MaxInFlight bounds the bytes of updates not yet acknowledged; when
 	// reached, the sender stops reading files until the receiver catches
 	// up (changes coalesce meanwhile).
@@ -64,7 +67,7 @@ func DefaultSenderConfig() SenderConfig {
 	return SenderConfig{
 		BlockSize:   16 << 10,
 		Rescan:      2 * time.Second,
-		VerifyEvery: 5,
+		VerifyBytes: 32 << 20,
 		MaxInFlight: 32 << 20,
 		MaxBatch:    4 << 20,
 
@@ -87,7 +90,7 @@ func (c SenderConfig) Validate() error {
 	if c.BlockSize != 0 && (c.BlockSize < 4096 || c.BlockSize > 4<<20) {
 		errs = append(errs, fmt.Errorf("stream: block size %d is outside 4 KiB..4 MiB", c.BlockSize))
 	}
-	if c.Rescan < 0 || c.VerifyEvery < 0 || c.MaxInFlight < 0 || c.MaxBatch < 0 || c.RequestTimeout < 0 {
+	if c.Rescan < 0 || c.VerifyBytes < 0 || c.MaxInFlight < 0 || c.MaxBatch < 0 || c.RequestTimeout < 0 {
 		errs = append(errs, errors.New("stream: rescan, verify, in-flight, batch and timeout limits must not be negative"))
 	}
 	return errors.Join(errs...)
@@ -165,9 +168,12 @@ type Sender struct {
 	dirtyCh chan struct{} // dirty paths or a full scan are pending
 
 	// model is the receiver's copy as it will be once the queue is
-	// applied. Only the scanning goroutine touches it (and the session
-	// loop while no scanner runs).
-	model map[string]*fileModel
+	// applied; verifyPath and verifyBlock are where the next verification
+	// step starts. Only the scanning goroutine touches them (and the
+	// session loop while no scanner runs).
+	model       map[string]*fileModel
+	verifyPath  string
+	verifyBlock int64
 }
 
 // NewSender returns a Sender for cfg.
@@ -182,8 +188,8 @@ func NewSender(cfg SenderConfig) (*Sender, error) {
 	if cfg.Rescan == 0 {
 		cfg.Rescan = def.Rescan
 	}
-	if cfg.VerifyEvery == 0 {
-		cfg.VerifyEvery = def.VerifyEvery
+	if cfg.VerifyBytes == 0 {
+		cfg.VerifyBytes = def.VerifyBytes
 	}
 	if cfg.MaxInFlight == 0 {
 		cfg.MaxInFlight = def.MaxInFlight

@@ -255,26 +255,40 @@ func TestAppendShipsOnlyNewBytes(t *testing.T) {
 	}
 }
 
-// TestGrowingFileRewrittenInPlace: a file that is not named like a page
-// file grows and is rewritten in place at the same time; the first-block
-// check or the periodic verification finds it.
+// TestGrowingFileRewrittenInPlace: files not named like page files grow
+// and are rewritten in place at the same time; the first-block check, or
+// else the verification that re-reads append-only files a little at every
+// rescan, finds the rewrite.
 func TestGrowingFileRewrittenInPlace(t *testing.T) {
 	t.Parallel()
 	r := newRig(t)
 	src := t.TempDir()
-	p := filepath.Join(src, "world.state")
-	writeAt(t, p, 0, bytes.Repeat([]byte{'a'}, 64<<10))
-	s, _ := startSender(t, SenderConfig{Dataset: "robust-db", Dir: src, URL: r.url, BlockSize: 4096,
-		Rescan: 50 * time.Millisecond, VerifyEvery: 2, Logger: testLogger(t)})
+	header, middle := filepath.Join(src, "world.state"), filepath.Join(src, "region.journal")
+	writeAt(t, header, 0, bytes.Repeat([]byte{'a'}, 64<<10))
+	writeAt(t, middle, 0, bytes.Repeat([]byte{'b'}, 64<<10))
+	cfg := SenderConfig{Dataset: "robust-db", Dir: src, URL: r.url, BlockSize: 4096,
+		Rescan: 50 * time.Millisecond, VerifyBytes: 16 << 10, Logger: testLogger(t)}
+	ctx, cancel := context.WithCancel(t.Context())
+	s, err := NewSender(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
 	waitConverged(t, s, src, r.dst)
 	// Header rewrite plus growth: caught by the first-block check.
-	writeAt(t, p, 0, []byte("HEADER v2"))
-	appendFile(t, p, []byte("more"))
+	writeAt(t, header, 0, []byte("HEADER v2"))
+	appendFile(t, header, []byte("more"))
 	waitConverged(t, s, src, r.dst)
-	// Middle rewrite plus growth: caught by verification.
-	writeAt(t, p, 30000, []byte("middle v2"))
-	appendFile(t, p, []byte("more"))
-	waitConverged(t, s, src, r.dst)
+	cancel()
+	<-done
+	// Middle rewrite plus growth while no sender runs: the new sender
+	// sees growth with the sampled blocks intact and ships the appended
+	// bytes; verification, 16 KiB per rescan, finds the rewrite.
+	writeAt(t, middle, 30000, []byte("middle v2"))
+	appendFile(t, middle, []byte("more"))
+	s2, _ := startSender(t, cfg)
+	waitConverged(t, s2, src, r.dst)
 }
 
 // TestResyncAfterRestart: a sender restarted after the files changed
