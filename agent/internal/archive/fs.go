@@ -58,6 +58,8 @@ func (f *FS) Put(ctx context.Context, name string, r io.Reader, size int64) erro
 		return err
 	}
 	dir := filepath.Dir(p)
+	_, statErr := os.Stat(dir)
+	newDir := errors.Is(statErr, fs.ErrNotExist)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("archive: put %s: %w", name, err)
 	}
@@ -89,7 +91,21 @@ func (f *FS) Put(ctx context.Context, name string, r io.Reader, size int64) erro
 		return fmt.Errorf("archive: put %s: %w", name, err)
 	}
 	ok = true
-	return syncDir(dir)
+	if err := syncDir(dir); err != nil {
+		return err
+	}
+	if newDir {
+		// The new directories' own entries must be durable too.
+		for d := filepath.Dir(dir); len(d) >= len(f.root); d = filepath.Dir(d) {
+			if err := syncDir(d); err != nil {
+				return err
+			}
+			if d == f.root {
+				break
+			}
+		}
+	}
+	return nil
 }
 
 func syncDir(dir string) error {
