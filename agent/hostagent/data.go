@@ -108,6 +108,12 @@ func (d *data) run(ctx context.Context) {
 	if d.ln != nil {
 		srv := mirror.NewServer(mirror.ServerConfig{Store: st, Host: d.a.cfg.NodeName, OnCommit: d.onCommit, OnPull: d.onPull,
 			Logger: log.With("component", "mirror")})
+		recv, err := d.newReceiver()
+		if err != nil {
+			log.Error("stream receiver", "err", err)
+		} else {
+			srv.Handle(streamPath, recv)
+		}
 		tc := d.creds.ServerTLS(mirror.AllowHosts(d.isMember))
 		wg.Go(func() {
 			if err := srv.Serve(ctx, d.ln, tc); err != nil {
@@ -129,6 +135,7 @@ func (d *data) run(ctx context.Context) {
 		jobs = append(jobs, j)
 	}
 	wg.Go(func() { schedule.Run(ctx, nil, jobs) })
+	wg.Go(func() { d.runSenders(ctx) })
 	d.report(ctx)
 }
 
@@ -411,7 +418,9 @@ func (d *data) onCommit(ctx context.Context, rec *snapshot.Record) error {
 	l.Lock()
 	defer l.Unlock()
 	d.mu.Lock()
-	newer := rec.Time.After(d.warm[ds.Name])
+	// A streamed dataset's copy is kept by the stream, which is ahead of
+	// any snapshot.
+	newer := rec.Time.After(d.warm[ds.Name]) && !d.streamed(ds)
 	d.mu.Unlock()
 	if newer {
 		if _, err := restore.Run(ctx, d.store(), rec, ds.Path, restore.Options{Atomic: true, QuickCheck: true, Logger: d.a.logger.With("dataset", ds.Name)}); err != nil {
@@ -426,7 +435,9 @@ func (d *data) onCommit(ctx context.Context, rec *snapshot.Record) error {
 	d.update(ds.Name, func(s *api.DatasetStatus) {
 		if rec.Time.UnixMilli() >= s.LastSnapshot {
 			s.LastSnapshot, s.LastSnapshotID = rec.Time.UnixMilli(), rec.ID
-			s.LastMirror, s.LagMillis = now.UnixMilli(), now.Sub(rec.Time).Milliseconds()
+			if !d.streamed(ds) { // the stream reports its own freshness
+				s.LastMirror, s.LagMillis = now.UnixMilli(), now.Sub(rec.Time).Milliseconds()
+			}
 		}
 		s.LastError, s.LastErrorAt = "", 0
 	})

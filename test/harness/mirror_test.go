@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"io/fs"
 	"math/big"
 	mrand "math/rand/v2"
@@ -236,4 +237,57 @@ func TestFencedPrimaryResyncs(t *testing.T) {
 	if a.ctl.Running() {
 		t.Fatal("fenced former primary serves")
 	}
+}
+
+// TestTransactionalDatasetStreams checks that a transactional dataset's
+// changes reach the standby's copy continuously, without waiting for a
+// snapshot.
+func TestTransactionalDatasetStreams(t *testing.T) {
+	t.Parallel()
+	c := New(t, 1)
+	co := c.Coordinators[c.Leader(10*time.Second)]
+	certs := writeMirrorCerts(t, t.TempDir(), "host-a", "host-b")
+	src, copyDir := t.TempDir(), filepath.Join(t.TempDir(), "copy")
+	os.MkdirAll(copyDir, 0o755)
+	log := filepath.Join(src, "binlog.000001")
+	os.WriteFile(log, []byte("first record\n"), 0o644)
+
+	svc := hostagent.Service{Name: "db", Port: 3306, Datasets: []string{"db"}}
+	cfgB := c.AgentConfig("host-b", "standby", svc)
+	cfgB.TLS = certs["host-b"]
+	cfgB.Datasets = []hostagent.Dataset{{Name: "db", Path: copyDir, Class: "transactional"}}
+	b := c.StartAgent(cfgB)
+	cfgA := c.AgentConfig("host-a", "active", svc)
+	cfgA.TLS = certs["host-a"]
+	cfgA.Datasets = []hostagent.Dataset{{Name: "db", Path: src, Class: "transactional"}}
+	c.StartAgent(cfgA)
+
+	Eventually(t, 30*time.Second, "the stream to deliver the log", func() bool { return treeDiff(src, copyDir) == "" })
+	f, err := os.OpenFile(log, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		fmt.Fprintf(f, "record %d\n", i)
+		f.Sync()
+	}
+	f.Close()
+	Eventually(t, 10*time.Second, "the appended records on the standby", func() bool { return treeDiff(src, copyDir) == "" })
+	Eventually(t, 10*time.Second, "the standby to report the stream", func() bool {
+		st, _ := b.DatasetStatus("db")
+		return st.LastMirror > 0
+	})
+	cl := co.Client(c.AdminToken)
+	Eventually(t, 40*time.Second, "the source to report its lag", func() bool {
+		ds, err := cl.Datasets(t.Context())
+		if err != nil {
+			return false
+		}
+		for _, d := range ds {
+			if d.Host == "host-a" && d.Dataset == "db" && d.Replica == "source" && d.LastMirror > 0 {
+				return true
+			}
+		}
+		return false
+	})
 }

@@ -65,6 +65,11 @@ func NewServer(cfg ServerConfig) *Server {
 	return s
 }
 
+// Handle serves another handler on the mirror listener (behind the same
+// mutual TLS), such as continuous shipping's receiver. Call it before
+// Serve.
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
