@@ -47,6 +47,10 @@ type Config struct {
 	// Datasets are the directories this host protects (as a source) or
 	// keeps a warm copy of (as a standby).
 	Datasets []Dataset `yaml:"datasets"`
+	// Archives are second-tier copies of the snapshots.
+	Archives []Archive `yaml:"archives"`
+	// Alerts configures where data protection alerts go besides the log.
+	Alerts Alerts `yaml:"alerts"`
 }
 
 // Ports are the agent's listen ports; 0 picks a free one.
@@ -200,6 +204,7 @@ func (c Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.validateData()...)
+	errs = append(errs, c.validateArchives()...)
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
 		add("log_level: %q is not debug, info, warn or error", c.LogLevel)

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/understudy/understudy/agent/internal/alert"
 	"github.com/understudy/understudy/agent/internal/backup"
 	"github.com/understudy/understudy/agent/internal/mirror"
 	"github.com/understudy/understudy/agent/internal/prune"
@@ -47,25 +48,33 @@ type data struct {
 	warm      map[string]time.Time          // guarded by mu; snapshot time of each warm copy
 	lastPrune map[string]time.Time          // guarded by mu
 	warmLocks map[string]*sync.Mutex        // guarded by mu
+	missed    map[string]bool               // guarded by mu; objective alerts raised
 	changed   chan struct{}
+
+	alerter *alert.Alerter // nil until listen
+	alertWG sync.WaitGroup // alert deliveries in flight
 }
 
 func newData(a *Agent) *data {
 	d := &data{a: a, status: map[string]*api.DatasetStatus{}, warm: map[string]time.Time{},
-		lastPrune: map[string]time.Time{}, warmLocks: map[string]*sync.Mutex{}, changed: make(chan struct{}, 1)}
+		lastPrune: map[string]time.Time{}, warmLocks: map[string]*sync.Mutex{}, missed: map[string]bool{}, changed: make(chan struct{}, 1)}
 	for _, ds := range a.cfg.Datasets {
 		d.status[ds.Name] = &api.DatasetStatus{Host: a.cfg.NodeName, Dataset: ds.Name, Service: d.serviceOf(ds.Name), Class: string(ds.class())}
 	}
 	return d
 }
 
-// listen loads the mirror credentials and binds the mirror port.
+// listen sets up alerting, loads the mirror credentials and binds the
+// mirror port.
 func (d *data) listen() error {
+	var err error
+	if d.alerter, err = alert.New(alert.Config{WebhookURL: d.a.cfg.Alerts.Webhook, Logger: d.a.logger.With("component", "alert")}); err != nil {
+		return err
+	}
 	tf := d.a.cfg.TLS
 	if tf == nil {
 		return nil
 	}
-	var err error
 	if d.creds, err = mirror.LoadCredentials(*tf); err != nil {
 		return err
 	}
@@ -103,6 +112,7 @@ func (d *data) run(ctx context.Context) {
 	}
 	defer st.Close()
 	log := d.a.logger.With("component", "data")
+	defer d.alertWG.Wait()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	if d.ln != nil {
@@ -134,6 +144,7 @@ func (d *data) run(ctx context.Context) {
 		}
 		jobs = append(jobs, j)
 	}
+	jobs = append(jobs, d.archiveJobs(st)...)
 	wg.Go(func() { schedule.Run(ctx, nil, jobs) })
 	wg.Go(func() { d.runSenders(ctx) })
 	d.report(ctx)
@@ -274,10 +285,7 @@ func (d *data) protect(ctx context.Context, st *store.Store, ds Dataset) error {
 		WaitLock: true, Logger: log})
 	d.a.metrics.snapshotDone(ds.Name, time.Since(start), rec, err)
 	if err != nil {
-		if ctx.Err() == nil {
-			log.Error("snapshot failed", "err", err)
-			d.fail(ds.Name, err)
-		}
+		d.jobFailed(ctx, "backup", ds.Name, err)
 		return err
 	}
 	d.update(ds.Name, func(s *api.DatasetStatus) {
@@ -293,10 +301,8 @@ func (d *data) protect(ctx context.Context, st *store.Store, ds Dataset) error {
 	for _, host := range targets {
 		if err := d.send(ctx, st, host, rec); err != nil {
 			merr = fmt.Errorf("mirror to %s: %w", host, err)
-			if ctx.Err() == nil {
-				log.Warn("mirror failed", "host", host, "err", err)
-				d.fail(ds.Name, merr)
-			}
+			log.Warn("mirror failed", "host", host, "err", err)
+			d.jobFailed(ctx, "mirror", ds.Name, merr)
 		}
 	}
 	if merr != nil {
@@ -385,9 +391,7 @@ func (d *data) forget(ctx context.Context, st *store.Store, ds Dataset) error {
 	if _, err := prune.Forget(ctx, st, prune.Options{Policy: ds.policy(), Dataset: ds.Name, Now: time.Now(), Prune: doPrune,
 		WaitLock: true, Logger: d.a.logger.With("dataset", ds.Name)}); err != nil {
 		err = fmt.Errorf("forget: %w", err)
-		if ctx.Err() == nil {
-			d.fail(ds.Name, err)
-		}
+		d.jobFailed(ctx, "prune", ds.Name, err)
 		return err
 	}
 	if doPrune {
@@ -512,7 +516,9 @@ func (d *data) fail(name string, err error) {
 // report pushes the dataset statuses to the coordinators whenever they
 // change and at least every reportInterval.
 func (d *data) report(ctx context.Context) {
+	since := time.Now()
 	for {
+		d.checkObjectives(ctx, since)
 		d.reportOnce(ctx)
 		select {
 		case <-ctx.Done():

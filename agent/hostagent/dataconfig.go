@@ -34,8 +34,11 @@ type Dataset struct {
 	// Mirror lists the hosts that receive each snapshot; empty means the
 	// other instances of the services listing the dataset.
 	Mirror []string `yaml:"mirror"`
-	// Archive names archive targets.
+	// Archive names archive targets (see [Archive]).
 	Archive []string `yaml:"archive"`
+	// Drill is when to restore-test the latest snapshot (on the source);
+	// empty means weekly, "off" never.
+	Drill string `yaml:"drill"`
 }
 
 // Retention is how many snapshots to keep per rule; all zero means the

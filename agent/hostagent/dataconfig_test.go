@@ -19,7 +19,15 @@ func TestDatasetConfig(t *testing.T) {
 	}{
 		{"datasets", base + tlsKeys + "ports: {mirror: 0}\nmirror_bandwidth: 1000000\nservices:\n  - {name: login, port: 8002, datasets: [db, cfg]}\n" +
 			"datasets:\n  - {name: db, path: /var/lib/mysql, class: transactional}\n" +
-			"  - {name: cfg, path: /etc/opensim, schedule: \"0 3 * * *\", retention: {hourly: 24, daily: 7}, mirror: [b], archive: [nas]}\n", ""},
+			"  - {name: cfg, path: /etc/opensim, schedule: \"0 3 * * *\", retention: {hourly: 24, daily: 7}, mirror: [b], archive: [nas, cloud], drill: off}\n" +
+			"archives:\n  - {name: nas, type: fs, path: /mnt/nas}\n" +
+			"  - {name: cloud, type: s3, endpoint: s3.example.net, bucket: b, access_key_file: /a, secret_key_file: /s, schedule: \"0 2 * * *\"}\n" +
+			"alerts: {webhook: \"https://alerts.example.net/hook\"}\n", ""},
+		{"unknown archive", base + "datasets:\n  - {name: db, path: /d, archive: [nas]}\n", `"nas" is not in archives`},
+		{"bad archive type", base + "archives:\n  - {name: nas, type: ftp}\n", "archives[0].type"},
+		{"s3 without keys", base + "archives:\n  - {name: c, type: s3, endpoint: e, bucket: b}\n", "access_key_file"},
+		{"bad drill", base + "datasets:\n  - {name: db, path: /d, drill: sometimes}\n", "datasets[0].drill"},
+		{"bad webhook", base + "alerts: {webhook: \"ftp://x\"}\n", "alerts.webhook"},
 		{"unknown dataset", base + "services:\n  - {name: login, port: 8002, datasets: [db]}\n", `"db" is not in datasets`},
 		{"relative path", base + "datasets:\n  - {name: db, path: data}\n", "datasets[0].path"},
 		{"store inside", base + "datasets:\n  - {name: db, path: /tmp}\n", "contains the agent's store"},

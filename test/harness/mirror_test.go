@@ -9,11 +9,15 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"io/fs"
 	"math/big"
 	mrand "math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -290,4 +294,72 @@ func TestTransactionalDatasetStreams(t *testing.T) {
 		}
 		return false
 	})
+}
+
+// TestArchiveDrillAndAlert copies a dataset's snapshots into a filesystem
+// archive, runs a restore drill, then damages a pack: the next drill fails
+// and the alert reaches the webhook.
+func TestArchiveDrillAndAlert(t *testing.T) {
+	t.Parallel()
+	c := New(t, 1)
+	c.Leader(10 * time.Second)
+	alerts := make(chan string, 16)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		select {
+		case alerts <- string(b):
+		default:
+		}
+	}))
+	defer hook.Close()
+	src, nas := t.TempDir(), t.TempDir()
+	writeFiles(t, src, mrand.New(mrand.NewPCG(8, 8)), 6)
+	cfg := c.AgentConfig("host-a", "active")
+	cfg.Datasets = []hostagent.Dataset{{Name: "world", Path: src, Archive: []string{"nas"}}}
+	cfg.Archives = []hostagent.Archive{{Name: "nas", Type: "fs", Path: nas}}
+	cfg.Alerts.Webhook = hook.URL
+	a := c.StartAgent(cfg)
+	Eventually(t, 20*time.Second, "a first snapshot", func() bool {
+		id, err := a.SnapshotNow(t.Context(), "world")
+		return err == nil && id != ""
+	})
+	if err := a.ArchiveNow(t.Context(), "nas"); err != nil {
+		t.Fatal(err)
+	}
+	if ents, err := os.ReadDir(filepath.Join(nas, "snapshots")); err != nil || len(ents) == 0 {
+		t.Fatalf("archive holds no snapshot: %v %v", ents, err)
+	}
+	if err := a.Drill(t.Context(), "world"); err != nil {
+		t.Fatalf("drill: %v", err)
+	}
+	st, _ := a.DatasetStatus("world")
+	if st.LastArchive == 0 || st.LastDrill == 0 || !st.DrillOK {
+		t.Fatalf("status after archive and drill: %+v", st)
+	}
+
+	// Damage every pack in the middle: the drill must notice.
+	packs, _ := filepath.Glob(filepath.Join(cfg.DataDir, "store", "packs", "*", "*.pack"))
+	if len(packs) == 0 {
+		t.Fatal("no packs")
+	}
+	for _, p := range packs {
+		f, _ := os.OpenFile(p, os.O_RDWR, 0)
+		fi, _ := f.Stat()
+		f.WriteAt([]byte("damage damage damage"), fi.Size()/2)
+		f.Close()
+	}
+	if err := a.Drill(t.Context(), "world"); err == nil {
+		t.Fatal("drill passed over damaged packs")
+	}
+	if st, _ := a.DatasetStatus("world"); st.DrillOK || st.LastError == "" {
+		t.Errorf("status after a failed drill: %+v", st)
+	}
+	select {
+	case got := <-alerts:
+		if !strings.Contains(got, `"drill"`) || !strings.Contains(got, "world") {
+			t.Errorf("alert: %s", got)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no alert reached the webhook")
+	}
 }
