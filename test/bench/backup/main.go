@@ -338,6 +338,11 @@ func format(c config, mut mutation, files int, total int64, ts []*tool, res map[
 	if us == nil {
 		return b.String()
 	}
+	if len(ts) == 1 {
+		w("Bytes added by understudy's second backup / bytes truly changed: %.2f× (target ≤ 1.5×). Understudy's index (index.db) after two backups: %.1f MB.\n",
+			medianI(us.added)/float64(mut.Changed), mb(medianI(us.index)))
+		return b.String()
+	}
 	w("| ratio | target |")
 	var others []string
 	for _, t := range ts {
