@@ -277,7 +277,8 @@ func (d *data) client(host string) (*mirror.Client, error) {
 // are recorded in the dataset's status (and returned).
 func (d *data) protect(ctx context.Context, st *store.Store, ds Dataset) error {
 	if !d.isSource(ds) {
-		return nil
+		// A standby keeps the received snapshots under the same retention.
+		return d.forget(ctx, st, ds)
 	}
 	log := d.a.logger.With("dataset", ds.Name)
 	start := time.Now()
@@ -427,7 +428,9 @@ func (d *data) onCommit(ctx context.Context, rec *snapshot.Record) error {
 	newer := rec.Time.After(d.warm[ds.Name]) && !d.streamed(ds)
 	d.mu.Unlock()
 	if newer {
-		if _, err := restore.Run(ctx, d.store(), rec, ds.Path, restore.Options{Atomic: true, QuickCheck: true, Logger: d.a.logger.With("dataset", ds.Name)}); err != nil {
+		// The warm copy finishes even if the sender goes away meanwhile, so
+		// that the copy is one snapshot, not a mix of two.
+		if _, err := restore.Run(context.WithoutCancel(ctx), d.store(), rec, ds.Path, restore.Options{Atomic: true, QuickCheck: true, Logger: d.a.logger.With("dataset", ds.Name)}); err != nil {
 			d.fail(ds.Name, fmt.Errorf("warm copy: %w", err))
 			return err
 		}
