@@ -121,3 +121,51 @@ func TestRun(t *testing.T) {
 		}
 	})
 }
+
+// instantClock is an injected clock on which waiting takes no time: After
+// moves now forward by d and fires at once.
+type instantClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *instantClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *instantClock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	now := c.now
+	c.mu.Unlock()
+	ch := make(chan time.Time, 1)
+	ch <- now
+	return ch
+}
+
+// TestRunInjectedClock runs a cron job on an injected clock and checks the
+// times it ran at.
+func TestRunInjectedClock(t *testing.T) {
+	t.Parallel()
+	clock := &instantClock{now: time.Date(2026, 11, 22, 1, 30, 0, 0, time.UTC)}
+	s, _ := schedule.Parse("0 3,15 * * *")
+	var got []time.Time
+	ctx, cancel := context.WithCancel(t.Context())
+	schedule.Run(ctx, clock, []schedule.Job{{Name: "twice a day", Schedule: s, Run: func(context.Context) {
+		got = append(got, clock.Now())
+		if len(got) == 4 {
+			cancel()
+		}
+	}}})
+	want := []string{"2026-11-22 03:00", "2026-11-22 15:00", "2026-11-23 03:00", "2026-11-23 15:00"}
+	if len(got) != len(want) {
+		t.Fatalf("ran at %v, want %v", got, want)
+	}
+	for i, w := range want {
+		if g := got[i].Format("2006-01-02 15:04"); g != w {
+			t.Errorf("run %d at %s, want %s", i, g, w)
+		}
+	}
+}
