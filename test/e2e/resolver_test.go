@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	mdns "github.com/miekg/dns"
 )
 
 // unboundConfig writes an unbound configuration serving on 127.0.0.1:port
@@ -107,6 +109,18 @@ func TestUnboundFollowsFailover(t *testing.T) {
 			resolver := startUnbound(t, mode, c.dnsAddrs())
 			waitAnswer(t, []string{resolver}, loginName, []string{a.ip, b.ip}, 20*time.Second)
 
+			// unbound keeps the coordinators' TTL: never more than dns.ttl left.
+			m := new(mdns.Msg)
+			m.SetQuestion(loginName, mdns.TypeA)
+			r, _, err := (&mdns.Client{Timeout: 2 * time.Second}).Exchange(m, resolver)
+			if err != nil || len(r.Answer) == 0 {
+				t.Fatalf("query through unbound: %v %v", err, r)
+			}
+			for _, rr := range r.Answer {
+				if time.Duration(rr.Header().Ttl)*time.Second > ttl {
+					t.Fatalf("unbound answered with TTL %ds, more than dns.ttl %v: %v", rr.Header().Ttl, ttl, rr)
+				}
+			}
 			// The answer is now in unbound's cache; kill the primary host.
 			begin := time.Now()
 			a.kill()
