@@ -181,19 +181,23 @@ func (d *data) openStore(ctx context.Context) *store.Store {
 		if err == nil {
 			return d.store()
 		}
+		wait := storeRetry
 		if errors.Is(err, mirror.ErrPolynomial) {
+			// An operator must move the store aside: say so, and look again
+			// now and then.
 			d.a.logger.Error("chunk store unusable", "err", err)
 			for name := range d.status {
 				d.fail(name, err)
 			}
 			d.reportOnce(ctx)
+			wait = reportInterval
 		} else {
 			d.a.logger.Debug("chunk store not open yet", "err", err)
 		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(storeRetry):
+		case <-time.After(wait):
 		}
 	}
 }
