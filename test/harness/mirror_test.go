@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"github.com/understudy/understudy/agent/hostagent"
+	"github.com/understudy/understudy/pkg/chunk"
+	"github.com/understudy/understudy/pkg/store"
 )
 
 // writeMirrorCerts makes a CA and a certificate per host in dir, and
@@ -362,4 +364,36 @@ func TestArchiveDrillAndAlert(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no alert reached the webhook")
 	}
+}
+
+// TestStoreOfAnotherPolynomialIsReported starts an agent whose store was
+// created with a polynomial other than the cluster's: it refuses to use
+// it and reports why for each dataset.
+func TestStoreOfAnotherPolynomialIsReported(t *testing.T) {
+	t.Parallel()
+	c := New(t, 1)
+	co := c.Coordinators[c.Leader(10*time.Second)]
+	cfg := c.AgentConfig("host-a", "active")
+	cfg.Datasets = []hostagent.Dataset{{Name: "world", Path: t.TempDir()}}
+	pol, err := chunk.RandomPolynomial()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Init(filepath.Join(cfg.DataDir, "store"), store.InitOptions{Polynomial: pol}); err != nil {
+		t.Fatal(err)
+	}
+	c.StartAgent(cfg)
+	cl := co.Client(c.AdminToken)
+	Eventually(t, 20*time.Second, "the agent to report the polynomial mismatch", func() bool {
+		ds, err := cl.Datasets(t.Context())
+		if err != nil {
+			return false
+		}
+		for _, d := range ds {
+			if d.Host == "host-a" && strings.Contains(d.LastError, "polynomial") {
+				return true
+			}
+		}
+		return false
+	})
 }
