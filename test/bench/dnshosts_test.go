@@ -245,7 +245,7 @@ func (c *dnsCluster) startHost(name, role string, services ...string) *agentHost
 data_dir: %s
 role: %s
 bind_addr: %s
-ports: {gossip: 0}
+ports: {gossip: 0, http: 0}
 retry_join: [%s]
 encrypt: %q
 token: %s
