@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"time"
 
@@ -135,7 +136,11 @@ func (s *Server) failoverTick(ctx context.Context) {
 			continue
 		}
 		if _, err := (backend{s}).promote(ctx, svc, d.To, d.Reason, false); err != nil {
-			s.logger.Warn("promotion failed", "service", d.Service, "to", d.To, "err", err)
+			level := slog.LevelWarn
+			if errors.Is(err, catalog.ErrConflict) {
+				level = slog.LevelDebug // the catalogue moved on since the decision: decided again next tick
+			}
+			s.logger.Log(ctx, level, "promotion not applied", "service", d.Service, "to", d.To, "err", err)
 		}
 	}
 }

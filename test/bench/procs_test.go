@@ -132,7 +132,7 @@ func (c *procCluster) start(name, key string, join []string) {
 	cfg := fmt.Sprintf(`node_name: %s
 data_dir: %s
 bind_addr: 127.0.0.1
-ports: {raft: 0, gossip: 0, http: 0, dns: 0}
+ports: {raft: 0, gossip: 0, http: 0, dns: 0, login: 0}
 bootstrap_expect: 3
 %sencrypt: %q
 acl: {admin_token: %s, agent_token: %s}
