@@ -40,18 +40,29 @@ func failoverBins(t *testing.T) rig.Binaries {
 // mirrored dataset all the same.
 func failoverPair(t *testing.T, standby string, mirror bool) (*rig.Cluster, *rig.Host, *rig.Host) {
 	t.Helper()
+	class := ""
+	if mirror {
+		class = "user"
+	}
+	return failoverPairClass(t, standby, class)
+}
+
+// failoverPairClass is [failoverPair] with the class of the mirrored
+// dataset ("" mirrors nothing).
+func failoverPairClass(t *testing.T, standby, class string) (*rig.Cluster, *rig.Host, *rig.Host) {
+	t.Helper()
 	c := rig.Start(t, rig.Spec{Bins: failoverBins(t), Profile: "fast"})
 	addAccount := func(data string) error { return gridlogin.AddAccount(data, testFirst, testLast, testPassword) }
 	// The standby first: the primary's first snapshot goes to the standbys
 	// registered by then.
-	b := c.StartHost(rig.HostSpec{Name: "host-b", Role: "standby", Services: rig.LoginService(standby), Mirror: mirror, Prepare: addAccount})
+	b := c.StartHost(rig.HostSpec{Name: "host-b", Role: "standby", Services: rig.LoginService(standby), Mirror: class != "", MirrorClass: class, Prepare: addAccount})
 	rig.Eventually(t, 30*time.Second, "host-b registered and alive", func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		h, err := c.Client().Host(ctx, "host-b", api.Consistent())
 		return err == nil && h.Status == "alive"
 	})
-	a := c.StartHost(rig.HostSpec{Name: "host-a", Role: "active", Services: rig.LoginService(standby), Mirror: mirror, Prepare: addAccount})
+	a := c.StartHost(rig.HostSpec{Name: "host-a", Role: "active", Services: rig.LoginService(standby), Mirror: class != "", MirrorClass: class, Prepare: addAccount})
 	want := a.IP
 	if standby == "hot" {
 		want = a.IP + "," + b.IP

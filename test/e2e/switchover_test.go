@@ -145,7 +145,9 @@ func (w *writer) finish() ([]string, int) {
 // TestPlannedSwitchoverKeepsAcknowledgedWrites writes accounts through the
 // primary (found by DNS) before, during and after a planned switchover of
 // a mirrored login service, and then logs in on the new primary with every
-// account whose creation was acknowledged.
+// account whose creation was acknowledged. The service's data is a dataset
+// of class transactional (shipped continuously) in one run and of class
+// user (snapshots) in the other.
 //
 // Known gap: a planned switchover stops the old primary without a final
 // snapshot and mirror of the service's datasets, so the writes acknowledged
@@ -154,7 +156,13 @@ func (w *writer) finish() ([]string, int) {
 // writes, with the datasets' mirror status, and skips instead of failing;
 // it fails if anything else is wrong.
 func TestPlannedSwitchoverKeepsAcknowledgedWrites(t *testing.T) {
-	c, a, b := failoverPair(t, "cold", true)
+	for _, class := range []string{"transactional", "user"} {
+		t.Run(class, func(t *testing.T) { switchoverKeepsWrites(t, class) })
+	}
+}
+
+func switchoverKeepsWrites(t *testing.T, class string) {
+	c, a, b := failoverPairClass(t, "cold", class)
 	w := startWriter(c.Coords[0].DNS)
 	t.Cleanup(func() { w.finish() })
 	rig.Eventually(t, 10*time.Second, "writes acknowledged by host-a", func() bool {

@@ -174,10 +174,13 @@ type HostSpec struct {
 	// host's name) and {GRIDLOGIN} (the login service binary).
 	Services string
 	// Mirror protects the login service's data directory as the dataset
-	// login-data (class user), mirrored to the other instances over mutual
-	// TLS with certificates from the cluster's test CA. The first snapshot
-	// is taken when the agent starts, the next ones every minute.
+	// login-data, mirrored to the other instances over mutual TLS with
+	// certificates from the cluster's test CA.
 	Mirror bool
+	// MirrorClass is the dataset's class: "user" (the default: snapshots
+	// when the agent starts and every minute) or "transactional" (shipped
+	// continuously).
+	MirrorClass string
 	// Prepare, when set, is called with the service's data directory
 	// before the agent starts.
 	Prepare func(data string) error
@@ -220,8 +223,12 @@ func (c *Cluster) StartHost(spec HostSpec) *Host {
 		if err != nil {
 			t.Fatal(err)
 		}
+		class := spec.MirrorClass
+		if class == "" {
+			class = "user"
+		}
 		svc += "    datasets: [login-data]\n"
-		mirror = f.yaml() + fmt.Sprintf("datasets:\n  - {name: login-data, path: %q, class: user}\n", h.Data)
+		mirror = f.yaml() + fmt.Sprintf("datasets:\n  - {name: login-data, path: %q, class: %s}\n", h.Data, class)
 	}
 	var join []string
 	for _, p := range c.Coords {
