@@ -189,9 +189,14 @@ func TestIDText(t *testing.T) {
 
 func BenchmarkChunk(b *testing.B) {
 	data := testData(32 << 20)
-	for _, class := range []Class{ClassUser, ClassTransactional} {
-		b.Run(string(class), func(b *testing.B) {
-			p, _ := ParamsFor(class)
+	user, _ := ParamsFor(ClassUser)
+	tx, _ := ParamsFor(ClassTransactional)
+	for _, bc := range []struct {
+		name string
+		p    Params
+	}{{"user", user}, {"transactional", tx}, {"database", DatabaseParams}} {
+		b.Run(bc.name, func(b *testing.B) {
+			p := bc.p
 			c := New(nil, testPol, p)
 			buf := make([]byte, p.Max)
 			b.SetBytes(int64(len(data)))
