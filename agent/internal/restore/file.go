@@ -8,6 +8,7 @@ import (
 	"os"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/understudy/understudy/pkg/chunk"
 	"github.com/understudy/understudy/pkg/snapshot"
@@ -25,8 +26,8 @@ const (
 // (and the file removed, so no half-restored file is mistaken for good);
 // other errors too, so that one bad file does not stop the rest.
 func (r *restorer) restoreFile(ctx context.Context, n *snapshot.Node, locs map[chunk.ID]store.Location) {
-	written, unchanged, err := r.writeFile(ctx, n, locs)
-	if err == nil {
+	written, unchanged, metaSet, err := r.writeFile(ctx, n, locs)
+	if err == nil && !metaSet {
 		err = r.setMeta(n)
 	}
 	if err != nil {
@@ -48,7 +49,7 @@ func (r *restorer) restoreFile(ctx context.Context, n *snapshot.Node, locs map[c
 	r.prog.BytesDone.Add(n.Size)
 }
 
-func (r *restorer) writeFile(ctx context.Context, n *snapshot.Node, locs map[chunk.ID]store.Location) (written int64, unchanged bool, err error) {
+func (r *restorer) writeFile(ctx context.Context, n *snapshot.Node, locs map[chunk.ID]store.Location) (written int64, unchanged, metaSet bool, err error) {
 	var existing fs.FileInfo
 	exists, err := r.clear(n.Path, func(fi fs.FileInfo) bool {
 		existing = fi
@@ -57,13 +58,14 @@ func (r *restorer) writeFile(ctx context.Context, n *snapshot.Node, locs map[chu
 		return fi.Mode().IsRegular() && ok && st.Nlink == 1
 	})
 	if err != nil {
-		return 0, false, err
+		return 0, false, false, err
 	}
 	if exists && r.opts.QuickCheck && existing.Size() == n.Size && existing.ModTime().Equal(time.Unix(0, n.MTime)) {
-		return 0, true, nil
+		return 0, true, false, nil
 	}
 	if r.opts.Atomic {
-		return r.replaceFile(ctx, n, locs, exists && existing.Size() == n.Size)
+		written, unchanged, err := r.replaceFile(ctx, n, locs, exists && existing.Size() == n.Size)
+		return written, unchanged, false, err
 	}
 	var f *os.File
 	if exists {
@@ -72,21 +74,21 @@ func (r *restorer) writeFile(ctx context.Context, n *snapshot.Node, locs map[chu
 		f, err = r.root.OpenFile(n.Path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	}
 	if err != nil {
-		return 0, false, fmt.Errorf("restore: %w", err)
+		return 0, false, false, fmt.Errorf("restore: %w", err)
 	}
 	defer f.Close()
 	if err := f.Truncate(n.Size); err != nil {
-		return 0, false, fmt.Errorf("restore: %w", err)
+		return 0, false, false, fmt.Errorf("restore: %w", err)
 	}
 	var buf, old []byte
 	pos := int64(0)
 	for _, c := range n.Chunks {
 		if c.Offset < pos || c.Length < 0 || c.Offset+c.Length > n.Size {
-			return written, false, fmt.Errorf("%w: %s: chunk at %d overlaps or exceeds the file", snapshot.ErrBadManifest, n.Path, c.Offset)
+			return written, false, false, fmt.Errorf("%w: %s: chunk at %d overlaps or exceeds the file", snapshot.ErrBadManifest, n.Path, c.Offset)
 		}
 		if exists && c.Offset > pos {
 			if err := zeroRange(f, pos, c.Offset-pos); err != nil {
-				return written, false, err
+				return written, false, false, err
 			}
 		}
 		pos = c.Offset + c.Length
@@ -101,25 +103,50 @@ func (r *restorer) writeFile(ctx context.Context, n *snapshot.Node, locs map[chu
 		}
 		buf, err = r.fetch(ctx, c.ID, locs, buf)
 		if err != nil {
-			return written, false, err
+			return written, false, false, err
 		}
 		if int64(len(buf)) != c.Length {
-			return written, false, fmt.Errorf("%w: %s: chunk %s has %d bytes, manifest says %d", snapshot.ErrBadManifest, n.Path, c.ID.Short(), len(buf), c.Length)
+			return written, false, false, fmt.Errorf("%w: %s: chunk %s has %d bytes, manifest says %d", snapshot.ErrBadManifest, n.Path, c.ID.Short(), len(buf), c.Length)
 		}
 		if _, err := f.WriteAt(buf, c.Offset); err != nil {
-			return written, false, fmt.Errorf("restore: %w", err)
+			return written, false, false, fmt.Errorf("restore: %w", err)
 		}
 		written += c.Length
 	}
 	if exists && pos < n.Size {
 		if err := zeroRange(f, pos, n.Size-pos); err != nil {
-			return written, false, err
+			return written, false, false, err
 		}
 	}
-	if err := f.Close(); err != nil {
-		return written, false, fmt.Errorf("restore: %w", err)
+	if err := r.setMetaFile(f, n); err != nil {
+		return written, false, false, err
 	}
-	return written, exists && written == 0, nil
+	if err := f.Close(); err != nil {
+		return written, false, false, fmt.Errorf("restore: %w", err)
+	}
+	return written, exists && written == 0, true, nil
+}
+
+// setMetaFile sets owner, mode and mtime of a file through its open
+// descriptor, after its last write: the same as [restorer.setMeta] without
+// resolving the path under the target three more times (each resolution
+// opens every parent directory).
+func (r *restorer) setMetaFile(f *os.File, n *snapshot.Node) error {
+	if os.Geteuid() == 0 {
+		if err := f.Chown(int(n.UID), int(n.GID)); err != nil && !errors.Is(err, syscall.EPERM) {
+			return fmt.Errorf("restore: %w", err)
+		}
+	}
+	if err := f.Chmod(fileMode(n.Mode)); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	mt := syscall.NsecToTimespec(n.MTime)
+	ts := [2]syscall.Timespec{mt, mt}
+	// utimensat(fd, NULL, times, 0) sets the times of fd itself (futimens).
+	if _, _, e := syscall.Syscall6(syscall.SYS_UTIMENSAT, f.Fd(), 0, uintptr(unsafe.Pointer(&ts[0])), 0, 0, 0); e != 0 {
+		return fmt.Errorf("restore: set times of %s: %w", n.Path, e)
+	}
+	return nil
 }
 
 // fetch reads one chunk, verified against its hash. A chunk whose pack
