@@ -210,44 +210,66 @@ func (h *Handler) putBody(buf *bytes.Buffer) {
 	}
 }
 
+// retryWindow is how long forward keeps going round the candidates after
+// every one failed: a planned switchover or a failover leaves a gap of a
+// few hundred milliseconds between the old instance stopping and the new
+// one answering, which a login should ride out rather than fail.
+const retryWindow = 3 * time.Second
+
+// retryPause is the pause between two rounds of candidates.
+const retryPause = 100 * time.Millisecond
+
 // forward sends the request to the grid's candidates in turn until one
-// answers below 500, and passes that answer on.
+// answers below 500, and passes that answer on. When all fail it looks the
+// route up again and retries, for up to retryWindow.
 func (h *Handler) forward(w http.ResponseWriter, r *http.Request, grid string, gs *gridService, u url.URL, body []byte) {
 	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.TotalTimeout)
 	defer cancel()
 	hdr := outboundHeader(r)
-	cands := h.router.candidates(grid, gs)
 	var lastErr error
-	for i, c := range cands {
-		if ctx.Err() != nil {
+	tried := 0
+	giveUp := time.Now().Add(retryWindow)
+	for round := 0; ; round++ {
+		cands := h.router.candidates(grid, gs)
+		for i, c := range cands {
+			if ctx.Err() != nil {
+				break
+			}
+			tried++
+			u.Host = c.addr
+			resp, done, err := h.attempt(ctx, r, &u, hdr, body)
+			if err != nil {
+				if r.Context().Err() != nil {
+					return // the client left: no one to answer, no one to blame
+				}
+				lastErr = err
+				h.log.Warn("login upstream failed", "grid", grid, "service", gs.service, "host", c.host,
+					"addr", c.addr, "primary", c.primary, "err", err)
+				if c.primary {
+					h.reportFailure(grid, c.host, gs.service, err)
+				}
+				continue
+			}
+			if i > 0 || round > 0 {
+				h.log.Info("login rerouted", "grid", grid, "service", gs.service, "from", cands[0].host,
+					"host", c.host, "healthy", c.healthy, "round", round)
+			}
+			h.pass(w, resp)
+			done()
+			return
+		}
+		if ctx.Err() != nil || time.Now().Add(retryPause).After(giveUp) {
 			break
 		}
-		u.Host = c.addr
-		resp, done, err := h.attempt(ctx, r, &u, hdr, body)
-		if err != nil {
-			if r.Context().Err() != nil {
-				return // the client left: no one to answer, no one to blame
-			}
-			lastErr = err
-			h.log.Warn("login upstream failed", "grid", grid, "service", gs.service, "host", c.host,
-				"addr", c.addr, "primary", c.primary, "err", err)
-			if c.primary {
-				h.reportFailure(grid, c.host, gs.service, err)
-			}
-			continue
+		select {
+		case <-ctx.Done():
+		case <-time.After(retryPause):
 		}
-		if i > 0 {
-			h.log.Info("login rerouted", "grid", grid, "service", gs.service, "from", cands[0].host,
-				"host", c.host, "healthy", c.healthy)
-		}
-		h.pass(w, resp)
-		done()
-		return
 	}
 	if lastErr == nil {
 		lastErr = ctx.Err()
 	}
-	h.log.Error("grid login unavailable", "grid", grid, "service", gs.service, "tried", len(cands), "err", lastErr)
+	h.log.Error("grid login unavailable", "grid", grid, "service", gs.service, "tried", tried, "err", lastErr)
 	writeUnavailable(w, grid)
 }
 
