@@ -83,7 +83,8 @@ func New(cfg Config, logger *slog.Logger, opts ...Option) (*Agent, error) {
 		default:
 			continue
 		}
-		managed = append(managed, promote.Service{Name: s.Name, Hot: s.Standby == "hot", Controller: ctl, Resync: a.data.resync(s)})
+		managed = append(managed, promote.Service{Name: s.Name, Hot: s.Standby == "hot", Controller: ctl,
+			Resync: a.data.resync(s), FinalSync: a.data.finalSync(s)})
 	}
 	var err error
 	if a.checks, err = health.New(checks, logger.With("component", "health")); err != nil {

@@ -146,6 +146,7 @@ func (d *data) run(ctx context.Context) {
 	}
 	jobs = append(jobs, d.archiveJobs(st)...)
 	wg.Go(func() { schedule.Run(ctx, nil, jobs) })
+	wg.Go(func() { d.watchSource(ctx, st) })
 	wg.Go(func() { d.runSenders(ctx) })
 	d.report(ctx)
 }
@@ -472,6 +473,64 @@ func (d *data) onPull(ctx context.Context, dataset, host string) (wire.Committed
 		return wire.Committed{}, err
 	}
 	return res.Committed, nil
+}
+
+// watchSource snapshots and mirrors a dataset as soon as this host becomes
+// its source (at start, once the lease is granted, or after a promotion),
+// rather than waiting for the next scheduled run, which may be an hour
+// away.
+func (d *data) watchSource(ctx context.Context, st *store.Store) {
+	was := map[string]bool{}
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		for _, ds := range d.a.cfg.Datasets {
+			now := d.isSource(ds)
+			if now && !was[ds.Name] {
+				d.a.logger.Info("this host is now the source of the dataset: snapshot now", "dataset", ds.Name)
+				_ = d.protect(ctx, st, ds)
+			}
+			was[ds.Name] = now
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// finalSync returns the promote.Service.FinalSync of service: after the
+// service stopped for a planned switchover, snapshot each of its datasets
+// once more and mirror it to the new primary, so that the new primary
+// starts with every write the old one acknowledged. Nil when the service
+// has no datasets.
+func (d *data) finalSync(s Service) func(ctx context.Context, primary string) error {
+	if len(s.Datasets) == 0 {
+		return nil
+	}
+	return func(ctx context.Context, primary string) error {
+		st := d.store()
+		if st == nil {
+			return errors.New("chunk store not open yet")
+		}
+		for _, name := range s.Datasets {
+			ds, ok := d.dataset(name)
+			if !ok {
+				continue
+			}
+			rec, err := backup.Run(ctx, st, ds.Path, backup.Options{Dataset: ds.Name, Class: ds.class(), Host: d.a.cfg.NodeName,
+				WaitLock: true, Logger: d.a.logger.With("dataset", ds.Name)})
+			if err != nil {
+				return fmt.Errorf("final snapshot of %s: %w", ds.Name, err)
+			}
+			d.update(ds.Name, func(st *api.DatasetStatus) { st.LastSnapshot, st.LastSnapshotID = rec.Time.UnixMilli(), rec.ID })
+			if err := d.send(ctx, st, primary, rec); err != nil {
+				return fmt.Errorf("final mirror of %s to %s: %w", ds.Name, primary, err)
+			}
+		}
+		return nil
+	}
 }
 
 // resync returns the promote.Service.Resync of service: pull the latest

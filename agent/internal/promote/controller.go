@@ -161,6 +161,28 @@ func (p *Process) Stop(ctx context.Context) error {
 	return nil
 }
 
+// Kill ends the process group with SIGKILL at once and waits for the
+// process. It is how a service that lost its lease is stopped: a SIGTERM
+// would only be acted on by a process that is running, and one that was
+// frozen with its host must not answer a single request after it wakes.
+func (p *Process) Kill(context.Context) error {
+	p.mu.Lock()
+	cmd, done := p.cmd, p.done
+	p.mu.Unlock()
+	if cmd == nil || closed(done) {
+		return nil
+	}
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	<-done
+	return nil
+}
+
+// killer is implemented by controllers that can end a service at once
+// rather than gracefully.
+type killer interface {
+	Kill(ctx context.Context) error
+}
+
 // Running reports whether the process is alive.
 func (p *Process) Running() bool {
 	p.mu.Lock()

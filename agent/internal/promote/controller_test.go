@@ -98,3 +98,29 @@ func TestCommands(t *testing.T) {
 		t.Fatalf("failing start = %v, want its output in the error", err)
 	}
 }
+
+func TestProcessKillIsImmediate(t *testing.T) {
+	// A stopped (frozen) process acts on SIGTERM only when it wakes; Kill
+	// must not wait for that.
+	p := &Process{Argv: []string{"sleep", "60"}, StopTimeout: time.Minute}
+	if err := p.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	p.mu.Lock()
+	pid := p.cmd.Process.Pid
+	p.mu.Unlock()
+	syscall.Kill(pid, syscall.SIGSTOP)
+	done := make(chan error, 1)
+	go func() { done <- p.Kill(t.Context()) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Kill waited for a frozen process")
+	}
+	if p.Running() || alive(pid) {
+		t.Fatal("process survived Kill")
+	}
+}

@@ -21,7 +21,16 @@ type Service struct {
 	// Resync brings a fenced former primary's data up to date from the new
 	// primary. Nil means the service has no data to resync.
 	Resync func(ctx context.Context, primary string) error
+	// FinalSync runs after the service stopped for a planned switchover and
+	// before the lease is given up: a last snapshot mirrored to the new
+	// primary, so that no acknowledged write is lost. Nil means nothing to
+	// sync.
+	FinalSync func(ctx context.Context, primary string) error
 }
+
+// finalSyncTimeout bounds a planned switchover's final sync; past it the
+// lease is given up anyway and the new primary starts from its warm copy.
+const finalSyncTimeout = 2 * time.Minute
 
 // Config configures a Manager.
 type Config struct {
@@ -70,6 +79,9 @@ type state struct {
 	// restartSeen is the newest restart request acted on (or present when
 	// the manager first saw the instance).
 	restartSeen int64
+	// draining is set while a planned handover stops the service and
+	// syncs its data to the new primary.
+	draining bool
 }
 
 // defaultTTL is assumed before the first grant tells the real TTL.
@@ -184,9 +196,15 @@ func (m *Manager) renewAll(ctx context.Context) time.Duration {
 	var todo []due
 	m.mu.Lock()
 	for name, st := range m.states {
-		if st.hasView && st.view.Primary && !st.view.Fenced {
+		switch {
+		case st.draining && st.leaseEpoch != 0:
+			// A planned handover in progress: keep the old epoch's lease
+			// until the final sync is done and it is released, so that the
+			// new primary cannot start before it has every write.
+			todo = append(todo, due{name, st.leaseEpoch})
+		case st.hasView && st.view.Primary && !st.view.Fenced:
 			todo = append(todo, due{name, st.view.Epoch})
-		} else {
+		default:
 			st.leaseEpoch, st.validUntil = 0, time.Time{}
 		}
 		if st.ttl > 0 {
@@ -302,6 +320,15 @@ func (m *Manager) reconcile(ctx context.Context, name string) {
 	want := st.shouldRun(svc, now)
 	wasPrimary := st.view.Primary
 	epoch := st.view.Epoch
+	newPrimary := st.view.PrimaryHost
+	// A clean handover: the coordinators moved the role elsewhere without
+	// fencing this host (an automatic failover fences the old primary).
+	// Anything else (a lost or refused lease, a fence) stops the service at
+	// once.
+	planned := st.hasView && !st.view.Primary && !st.view.Fenced && !st.view.HostFenced
+	if planned && !want && svc.Controller.Running() {
+		st.draining = true
+	}
 	restart := st.hasView && st.view.RestartRequested > st.restartSeen
 	if restart {
 		st.restartSeen = st.view.RestartRequested
@@ -338,9 +365,30 @@ func (m *Manager) reconcile(ctx context.Context, name string) {
 			m.log.Error("service start failed", "service", name, "err", err)
 		}
 	case !want && running:
-		m.log.Info("stopping service", "service", name, "epoch", epoch)
-		if err := svc.Controller.Stop(ctx); err != nil {
-			m.log.Error("service stop failed", "service", name, "err", err)
+		k, canKill := svc.Controller.(killer)
+		switch {
+		case planned || !canKill:
+			m.log.Info("stopping service", "service", name, "epoch", epoch, "planned", planned)
+			if err := svc.Controller.Stop(ctx); err != nil {
+				m.log.Error("service stop failed", "service", name, "err", err)
+			}
+		default:
+			m.log.Warn("killing service: this host may no longer serve it", "service", name, "epoch", epoch)
+			if err := k.Kill(ctx); err != nil {
+				m.log.Error("service kill failed", "service", name, "err", err)
+			}
+		}
+		if planned && svc.FinalSync != nil && newPrimary != "" {
+			sctx, cancel := context.WithTimeout(ctx, finalSyncTimeout)
+			start := time.Now()
+			err := svc.FinalSync(sctx, newPrimary)
+			cancel()
+			if err != nil {
+				m.log.Error("final sync before handover failed; the new primary starts from its warm copy",
+					"service", name, "to", newPrimary, "err", err)
+			} else {
+				m.log.Info("final sync before handover done", "service", name, "to", newPrimary, "took", time.Since(start))
+			}
 		}
 		m.release(ctx, name)
 	}
@@ -353,7 +401,7 @@ func (m *Manager) reconcile(ctx context.Context, name string) {
 func (m *Manager) release(ctx context.Context, name string) {
 	m.mu.Lock()
 	st := m.states[name]
-	st.leaseEpoch, st.validUntil = 0, time.Time{}
+	st.leaseEpoch, st.validUntil, st.draining = 0, time.Time{}, false
 	m.mu.Unlock()
 	c, err := m.cfg.Client()
 	if err != nil {

@@ -63,6 +63,9 @@ var ErrNotHolder = errors.New("lease refused")
 // Grant checks that host may serve svc at epoch and, if so, grants or
 // renews its lease and returns the TTL.
 func (l *Leases) Grant(p Policy, now time.Time, svc catalog.Service, h catalog.Host, host string, epoch uint64) (time.Duration, error) {
+	if ttl, ok := l.handover(now, svc, h, host, epoch); ok {
+		return ttl, nil
+	}
 	switch {
 	case svc.Primary != host || svc.Epoch != epoch:
 		return 0, fmt.Errorf("%w: %s is primary of %s at epoch %d, not %s at %d", ErrNotHolder, orNone(svc.Primary), svc.Name, svc.Epoch, host, epoch)
@@ -86,6 +89,30 @@ func (l *Leases) Grant(p Policy, now time.Time, svc catalog.Service, h catalog.H
 	}
 	l.held[svc.Name] = lease{host: host, epoch: epoch, expires: now.Add(l.ttl)}
 	return l.ttl, nil
+}
+
+// handover renews the lease of a former primary that is handing over in a
+// planned switchover: it still holds the previous epoch's lease, its
+// instance was not fenced (an automatic failover fences), and it keeps the
+// lease while it stops and syncs its data to the new primary, which cannot
+// start until the lease is released or runs out.
+func (l *Leases) handover(now time.Time, svc catalog.Service, h catalog.Host, host string, epoch uint64) (time.Duration, bool) {
+	if svc.Primary == host || svc.Epoch != epoch+1 || h.Fenced || h.Status != catalog.HostAlive {
+		return 0, false
+	}
+	for _, inst := range svc.Instances {
+		if inst.Host == host && inst.Fenced {
+			return 0, false
+		}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	le, ok := l.held[svc.Name]
+	if !ok || le.host != host || le.epoch != epoch || !now.Before(le.expires) {
+		return 0, false
+	}
+	l.held[svc.Name] = lease{host: host, epoch: epoch, expires: now.Add(l.ttl)}
+	return l.ttl, true
 }
 
 func orNone(s string) string {

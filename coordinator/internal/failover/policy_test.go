@@ -143,8 +143,19 @@ func TestLeases(t *testing.T) {
 	if _, err := l.Grant(p, t0.Add(7*time.Second), svc, b, "b", 4); !errors.Is(err, ErrNotHolder) {
 		t.Fatalf("Grant while the old primary holds the lease = %v", err)
 	}
+	// The old primary keeps its old-epoch lease while it hands over.
+	if ttl, err := l.Grant(p, t0.Add(7500*time.Millisecond), svc, a, "a", 3); err != nil || ttl != 2*time.Second {
+		t.Fatalf("handover renewal = %v, %v", ttl, err)
+	}
+	if _, err := l.Grant(p, t0.Add(8*time.Second), svc, b, "b", 4); !errors.Is(err, ErrNotHolder) {
+		t.Fatalf("Grant during the handover = %v", err)
+	}
 	l.Release("login", "a")
-	if _, err := l.Grant(p, t0.Add(7*time.Second), svc, b, "b", 4); err != nil {
+	if _, err := l.Grant(p, t0.Add(8*time.Second), svc, b, "b", 4); err != nil {
 		t.Fatalf("Grant after release = %v", err)
+	}
+	// Once released, the old epoch's lease cannot be taken back.
+	if _, err := l.Grant(p, t0.Add(8*time.Second), svc, a, "a", 3); !errors.Is(err, ErrNotHolder) {
+		t.Fatalf("old primary renewed after release = %v", err)
 	}
 }
