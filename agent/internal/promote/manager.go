@@ -373,7 +373,8 @@ func (m *Manager) reconcile(ctx context.Context, name string) {
 				m.log.Error("service stop failed", "service", name, "err", err)
 			}
 		default:
-			m.log.Warn("killing service: this host may no longer serve it", "service", name, "epoch", epoch)
+			m.log.Warn("stopping service", "service", name, "epoch", epoch, "kill", true,
+				"why", "this host may no longer serve it")
 			if err := k.Kill(ctx); err != nil {
 				m.log.Error("service kill failed", "service", name, "err", err)
 			}
