@@ -519,6 +519,12 @@ func (d *data) finalSync(s Service) func(ctx context.Context, primary string) er
 			if !ok {
 				continue
 			}
+			if d.streamed(ds) {
+				if err := d.finalStream(ctx, ds, primary); err != nil {
+					return err
+				}
+				continue
+			}
 			rec, err := backup.Run(ctx, st, ds.Path, backup.Options{Dataset: ds.Name, Class: ds.class(), Host: d.a.cfg.NodeName,
 				WaitLock: true, Logger: d.a.logger.With("dataset", ds.Name)})
 			if err != nil {
@@ -530,6 +536,35 @@ func (d *data) finalSync(s Service) func(ctx context.Context, primary string) er
 			}
 		}
 		return nil
+	}
+}
+
+// finalStream ships what a streamed dataset's new primary still lacks: a
+// fresh stream session compares the whole copy, and the sync is done once
+// that comparison has finished with nothing left unacknowledged.
+func (d *data) finalStream(ctx context.Context, ds Dataset, primary string) error {
+	r := d.startSender(ctx, ds.Name, primary)
+	if r == nil {
+		return fmt.Errorf("final stream of %s to %s: no sender", ds.Name, primary)
+	}
+	defer func() {
+		r.cancel()
+		<-r.done
+	}()
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for {
+		l := r.sender.Lag()
+		if l.Connected && l.FullScans > 0 && l.Bytes == 0 && l.Applied == l.Sequence {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("final stream of %s to %s: %w (%d bytes unacknowledged)", ds.Name, primary, ctx.Err(), l.Bytes)
+		case <-r.done:
+			return fmt.Errorf("final stream of %s to %s: sender stopped", ds.Name, primary)
+		case <-t.C:
+		}
 	}
 }
 

@@ -57,6 +57,11 @@ func (s *Sender) scanLoop(ctx context.Context) error {
 		var err error
 		if full {
 			err = s.scanTree(ctx, ".", since, buf)
+			if err == nil {
+				s.mu.Lock()
+				s.fullScans++
+				s.mu.Unlock()
+			}
 		}
 		if err == nil && verify {
 			err = s.verifyStep(ctx, s.cfg.VerifyBytes, buf)

@@ -138,6 +138,11 @@ type Lag struct {
 	// Shipped counts the file bytes the receiver acknowledged since the
 	// sender started (a counter for metrics).
 	Shipped int64 `json:"shipped_bytes"`
+	// FullScans counts the complete comparisons of the directory with the
+	// receiver's copy since the sender started; with Bytes zero and
+	// Applied equal to Sequence after one, the copy was complete when that
+	// scan began (a final sync waits for this).
+	FullScans uint64 `json:"full_scans"`
 }
 
 // Sender ships a dataset directory's changes to a [Receiver] continuously.
@@ -161,6 +166,7 @@ type Sender struct {
 	dirty     map[string]time.Time // paths to scan → when first seen changed
 	fullScan  bool
 	fullSince time.Time // when the pending full scan was asked for
+	fullScans uint64    // completed full scans
 	scanning  time.Time // oldest change being scanned right now (zero: none)
 
 	dataCh  chan struct{} // the queue gained updates
@@ -234,7 +240,8 @@ func (s *Sender) Lag() Lag {
 	now := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	l := Lag{Bytes: s.queued, Applied: s.applied, Sequence: s.next - 1, LastAck: s.lastAck, Connected: s.session != "", Shipped: s.shipped}
+	l := Lag{Bytes: s.queued, Applied: s.applied, Sequence: s.next - 1, LastAck: s.lastAck, Connected: s.session != "", Shipped: s.shipped,
+		FullScans: s.fullScans}
 	if s.next == 0 {
 		l.Sequence = 0
 	}
