@@ -10,6 +10,7 @@ import (
 
 	"github.com/understudy/understudy/agent/internal/backup"
 	"github.com/understudy/understudy/pkg/chunk"
+	"github.com/understudy/understudy/pkg/command"
 	"github.com/understudy/understudy/pkg/snapshot"
 	"github.com/understudy/understudy/pkg/store"
 )
@@ -24,20 +25,20 @@ func newBackupCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "backup --store DIR --dataset NAME [--class CLASS] [--key-file F] PATH",
 		Short: "Snapshot a dataset directory into a local store (created on first use)",
-		Args:  argsUsage(cobra.ExactArgs(1)),
+		Args:  command.ArgsUsage(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if sf.dir == "" {
-				return usagef("--store is required")
+				return command.Usagef("--store is required")
 			}
 			if opts.Dataset == "" {
-				return usagef("--dataset is required")
+				return command.Usagef("--dataset is required")
 			}
 			opts.Class = chunk.Class(class)
 			if err := opts.Class.Validate(); err != nil {
-				return usageError{err}
+				return command.Usage(err)
 			}
 			if fi, err := os.Stat(args[0]); err != nil || !fi.IsDir() {
-				return usagef("%s is not a directory", args[0])
+				return command.Usagef("%s is not a directory", args[0])
 			}
 			if _, err := os.Stat(filepath.Join(sf.dir, "config.json")); err != nil {
 				key, _, err := loadOrCreateKey(sf.keyFile)

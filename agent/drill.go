@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/understudy/understudy/agent/internal/restore"
+	"github.com/understudy/understudy/pkg/command"
 	"github.com/understudy/understudy/pkg/snapshot"
 )
 
@@ -17,10 +18,10 @@ func newDrillCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "drill --store DIR --dataset NAME",
 		Short: "Restore-test the latest snapshot into a scratch directory, check every byte, and print the recovery time",
-		Args:  argsUsage(cobra.NoArgs),
+		Args:  command.ArgsUsage(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if dataset == "" {
-				return usagef("--dataset is required")
+				return command.Usagef("--dataset is required")
 			}
 			st, err := sf.open()
 			if err != nil {

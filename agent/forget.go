@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/understudy/understudy/agent/internal/prune"
+	"github.com/understudy/understudy/pkg/command"
 	"github.com/understudy/understudy/pkg/snapshot"
 )
 
@@ -18,10 +19,10 @@ func newForgetCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "forget --store DIR --keep-last N --keep-hourly N --keep-daily N --keep-weekly N --keep-monthly N --keep-yearly N [--dry-run] [--prune]",
 		Short: "Remove the snapshots a retention policy does not keep, and with --prune the data only they used",
-		Args:  argsUsage(cobra.NoArgs),
+		Args:  command.ArgsUsage(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := opts.Policy.Validate(); err != nil {
-				return usageError{err}
+				return command.Usage(err)
 			}
 			st, err := sf.open()
 			if err != nil {

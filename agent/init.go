@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/understudy/understudy/pkg/command"
 	"github.com/understudy/understudy/pkg/store"
 )
 
@@ -16,10 +17,10 @@ func newInitCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "init --store DIR [--key-file F]",
 		Short: "Create a snapshot store (encrypted with --key-file; a missing key file is created)",
-		Args:  argsUsage(cobra.NoArgs),
+		Args:  command.ArgsUsage(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if sf.dir == "" {
-				return usagef("--store is required")
+				return command.Usagef("--store is required")
 			}
 			key, created, err := loadOrCreateKey(sf.keyFile)
 			if err != nil {
@@ -56,7 +57,7 @@ func loadOrCreateKey(path string) (key []byte, created bool, err error) {
 	}
 	k, err := store.LoadKeyFile(path)
 	if err != nil {
-		return nil, false, usageError{err}
+		return nil, false, command.Usage(err)
 	}
 	return k, false, nil
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/understudy/understudy/agent/internal/restore"
 	"github.com/understudy/understudy/pkg/chunk"
+	"github.com/understudy/understudy/pkg/command"
 	"github.com/understudy/understudy/pkg/snapshot"
 	"github.com/understudy/understudy/pkg/store"
 )
@@ -44,7 +45,7 @@ func (f *storeFlags) key() ([]byte, error) {
 	}
 	k, err := store.LoadKeyFile(f.keyFile)
 	if err != nil {
-		return nil, usageError{err}
+		return nil, command.Usage(err)
 	}
 	return k, nil
 }
@@ -52,7 +53,7 @@ func (f *storeFlags) key() ([]byte, error) {
 // open opens the store named by --store.
 func (f *storeFlags) open() (*store.Store, error) {
 	if f.dir == "" {
-		return nil, usagef("--store is required")
+		return nil, command.Usagef("--store is required")
 	}
 	k, err := f.key()
 	if err != nil {
@@ -74,7 +75,7 @@ func classify(err error) error {
 		restore.ErrPathNotFound,
 	} {
 		if errors.Is(err, e) {
-			return usageError{err}
+			return command.Usage(err)
 		}
 	}
 	return err
@@ -185,7 +186,7 @@ func parseTime(s string) (time.Time, error) {
 			return t, nil
 		}
 	}
-	return time.Time{}, usagef("--at %q: want RFC 3339 (2026-01-02T15:04:05Z) or \"2026-01-02 15:04:05\"", s)
+	return time.Time{}, command.Usagef("--at %q: want RFC 3339 (2026-01-02T15:04:05Z) or \"2026-01-02 15:04:05\"", s)
 }
 
 // newCLILogger reports warnings (stale locks, damaged files) on stderr.

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/understudy/understudy/agent/internal/restore"
+	"github.com/understudy/understudy/pkg/command"
 	"github.com/understudy/understudy/pkg/snapshot"
 )
 
@@ -21,16 +22,16 @@ func newRestoreCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "restore --store DIR --dataset NAME [--snapshot ID | --at TIME] [--path SUBPATH] --to DIR",
 		Short: "Restore a snapshot (the latest by default) into a directory, rewriting only what differs",
-		Args:  argsUsage(cobra.NoArgs),
+		Args:  command.ArgsUsage(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if to == "" {
-				return usagef("--to is required")
+				return command.Usagef("--to is required")
 			}
 			if dataset == "" && id == "" {
-				return usagef("--dataset is required")
+				return command.Usagef("--dataset is required")
 			}
 			if id != "" && at != "" {
-				return usagef("--snapshot and --at exclude each other")
+				return command.Usagef("--snapshot and --at exclude each other")
 			}
 			var when time.Time
 			if at != "" {

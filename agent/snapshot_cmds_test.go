@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/understudy/understudy/pkg/command"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,7 +20,7 @@ func runAgent(t *testing.T, args ...string) (string, int) {
 	cmd.SetErr(&out)
 	cmd.SetArgs(args)
 	err := cmd.ExecuteContext(t.Context())
-	return out.String(), exitCode(err)
+	return out.String(), command.ExitCode(err)
 }
 
 func TestSnapshotCommands(t *testing.T) {

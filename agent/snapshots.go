@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/understudy/understudy/pkg/command"
 	"github.com/understudy/understudy/pkg/snapshot"
 )
 
@@ -18,7 +19,7 @@ func newSnapshotsCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "snapshots --store DIR [--dataset NAME]",
 		Short: "List the snapshots in a local store, oldest first",
-		Args:  argsUsage(cobra.NoArgs),
+		Args:  command.ArgsUsage(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			st, err := sf.open()
 			if err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/understudy/understudy/agent/internal/verify"
+	"github.com/understudy/understudy/pkg/command"
 )
 
 func newVerifyCmd() *cobra.Command {
@@ -19,7 +20,7 @@ func newVerifyCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "verify --store DIR [--read-data-subset 10%]",
 		Short: "Check a store: index against packs, chunk hashes, and which snapshots and files are damaged",
-		Args:  argsUsage(cobra.NoArgs),
+		Args:  command.ArgsUsage(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			frac, err := parseFraction(subset)
 			if err != nil {
@@ -91,7 +92,7 @@ func parseFraction(s string) (float64, error) {
 		v /= 100
 	}
 	if err != nil || v < 0 || v > 1 {
-		return 0, usagef("--read-data-subset %q: want a percentage between 0%% and 100%% or a fraction between 0 and 1", s)
+		return 0, command.Usagef("--read-data-subset %q: want a percentage between 0%% and 100%% or a fraction between 0 and 1", s)
 	}
 	return v, nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/understudy/understudy/pkg/api"
+	"github.com/understudy/understudy/pkg/command"
 )
 
 // defaultHTTPAddr is where admin commands look for a coordinator when
@@ -43,7 +44,7 @@ func (f *adminFlags) client() (*api.Client, error) {
 	if f.tokenFile != "" {
 		b, err := os.ReadFile(f.tokenFile)
 		if err != nil {
-			return nil, usagef("token file: %v", err)
+			return nil, command.Usagef("token file: %v", err)
 		}
 		tok = strings.TrimSpace(string(b))
 	}
@@ -67,7 +68,7 @@ func newMembersCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "members",
 		Short: "List the gossip pool: coordinators and agents with their state",
-		Args:  argsUsage(cobra.NoArgs),
+		Args:  command.ArgsUsage(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := f.client()
 			if err != nil {
@@ -94,7 +95,7 @@ func newPeersCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "peers",
 		Short: "List the coordinators' Raft configuration",
-		Args:  argsUsage(cobra.NoArgs),
+		Args:  command.ArgsUsage(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := f.client()
 			if err != nil {
@@ -117,7 +118,7 @@ func newPeersCmd() *cobra.Command {
 	remove := &cobra.Command{
 		Use:   "remove ID",
 		Short: "Remove a dead coordinator from the Raft configuration (admin token)",
-		Args:  argsUsage(cobra.ExactArgs(1)),
+		Args:  command.ArgsUsage(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := rf.client()
 			if err != nil {
@@ -140,7 +141,7 @@ func newHostsCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "hosts",
 		Short: "List the hosts in the catalogue",
-		Args:  argsUsage(cobra.NoArgs),
+		Args:  command.ArgsUsage(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := f.client()
 			if err != nil {
@@ -167,7 +168,7 @@ func newServicesCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "services",
 		Short: "List services and their instances, primary first",
-		Args:  argsUsage(cobra.NoArgs),
+		Args:  command.ArgsUsage(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := f.client()
 			if err != nil {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/understudy/understudy/pkg/command"
 )
 
 // ago renders a Unix-millisecond time as an age, "-" for never.
@@ -21,7 +22,7 @@ func newDatasetsCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "datasets",
 		Short: "List datasets with the freshness of every copy: snapshot, mirror, archive, drill",
-		Args:  argsUsage(cobra.NoArgs),
+		Args:  command.ArgsUsage(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := f.client()
 			if err != nil {
@@ -58,7 +59,7 @@ func newSnapshotsCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "snapshots",
 		Short: "List the latest snapshot of every dataset copy as reported by the agents",
-		Args:  argsUsage(cobra.NoArgs),
+		Args:  command.ArgsUsage(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := f.client()
 			if err != nil {

@@ -4,6 +4,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/understudy/understudy/coordinator/internal/devenv"
+	"github.com/understudy/understudy/pkg/command"
 )
 
 func newDevCmd() *cobra.Command {
@@ -12,11 +13,11 @@ func newDevCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "dev",
 		Short: "Run a single-node coordinator with a primary and a standby agent on loopback, no config needed",
-		Args:  argsUsage(cobra.NoArgs),
+		Args:  command.ArgsUsage(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			logger, _, err := newLogger(logLevel)
+			logger, _, err := command.NewLogger(logLevel)
 			if err != nil {
-				return usageError{err}
+				return command.Usage(err)
 			}
 			o.Logger, o.Out, o.Version = logger, cmd.OutOrStdout(), version
 			return devenv.Run(cmd.Context(), o)

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/understudy/understudy/pkg/api"
+	"github.com/understudy/understudy/pkg/command"
 )
 
 func printPromotions(f *adminFlags, cmd *cobra.Command, ps []api.Promotion) error {
@@ -29,7 +30,7 @@ func newFailoverCmd() *cobra.Command {
 		Long: `Planned switchover: the primary stops and gives up its lease, then the
 standby (the one named by --to, or the best one) starts on its copy of the
 data. No acknowledged write is lost and the two never serve at once.`,
-		Args: argsUsage(cobra.ExactArgs(1)),
+		Args: command.ArgsUsage(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := f.client()
 			if err != nil {
@@ -52,7 +53,7 @@ func newDrainCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "drain HOST",
 		Short: "Switch every service whose primary is HOST over to a standby (admin token)",
-		Args:  argsUsage(cobra.ExactArgs(1)),
+		Args:  command.ArgsUsage(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := f.client()
 			if err != nil {
@@ -75,7 +76,7 @@ func newFenceCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "fence HOST [--lift]",
 		Short: "Fence a host: it serves nothing and its services fail over (admin token)",
-		Args:  argsUsage(cobra.ExactArgs(1)),
+		Args:  command.ArgsUsage(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := f.client()
 			if err != nil {
@@ -102,7 +103,7 @@ func newPromotionsCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "promotions",
 		Short: "List the history of promotions with reasons",
-		Args:  argsUsage(cobra.NoArgs),
+		Args:  command.ArgsUsage(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := f.client()
 			if err != nil {

@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/understudy/understudy/pkg/command"
 	"github.com/understudy/understudy/pkg/gossip"
 )
 
@@ -12,7 +13,7 @@ func newKeygenCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "keygen",
 		Short: "Print a new random gossip encryption key for the encrypt setting",
-		Args:  argsUsage(cobra.NoArgs),
+		Args:  command.ArgsUsage(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			k, err := gossip.GenerateKey()
 			if err != nil {

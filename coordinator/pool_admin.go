@@ -12,6 +12,7 @@ import (
 
 	"github.com/understudy/understudy/coordinator/internal/standby"
 	"github.com/understudy/understudy/pkg/api"
+	"github.com/understudy/understudy/pkg/command"
 )
 
 func printPools(f *adminFlags, cmd *cobra.Command, v any, pools []api.Pool) error {
@@ -52,7 +53,7 @@ func newPoolGetCmd() *cobra.Command {
 unfenced standby hosts free to allocate; booting: servers asked of the
 provisioner that have not joined), the open provisioner requests and the
 allocated hosts.`,
-		Args: argsUsage(cobra.RangeArgs(0, 1)),
+		Args: command.ArgsUsage(cobra.RangeArgs(0, 1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := f.client()
 			if err != nil {
@@ -85,19 +86,19 @@ func newPoolSetCmd() *cobra.Command {
 		Long: `Reads a standby policy (YAML, the same file pool simulate takes; see
 docs/standby.md), checks it, and makes it the region's policy. The
 controller state, open provisioner requests and allocations are kept.`,
-		Args: argsUsage(cobra.ExactArgs(1)),
+		Args: command.ArgsUsage(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if policyFile == "" {
-				return usagef("--policy FILE is required")
+				return command.Usagef("--policy FILE is required")
 			}
 			fh, err := os.Open(policyFile)
 			if err != nil {
-				return usagef("policy: %v", err)
+				return command.Usagef("policy: %v", err)
 			}
 			p, err := standby.ParsePolicy(fh)
 			fh.Close()
 			if err != nil {
-				return usagef("%s: %v", policyFile, err)
+				return command.Usagef("%s: %v", policyFile, err)
 			}
 			doc, err := json.Marshal(p)
 			if err != nil {
@@ -130,7 +131,7 @@ allocated) into an allocated one and prints its name, address and ports.
 With --service the host must carry an instance of that service, and the one
 with the freshest mirrors wins. Fails (exit 1) when no standby is ready.
 --id makes a retry return the same host.`,
-		Args: argsUsage(cobra.ExactArgs(1)),
+		Args: command.ArgsUsage(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := f.client()
 			if err != nil {
@@ -164,7 +165,7 @@ func newPoolDeallocateCmd() *cobra.Command {
 		Long: `Marks HOST ready standby again. Run the host's cleanup first (stop the
 game server, wipe its scratch data): the coordinators hand the host out again
 at once.`,
-		Args: argsUsage(cobra.ExactArgs(2)),
+		Args: command.ArgsUsage(cobra.ExactArgs(2)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := f.client()
 			if err != nil {

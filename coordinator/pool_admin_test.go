@@ -18,6 +18,7 @@ import (
 
 	"github.com/understudy/understudy/coordinator/server"
 	"github.com/understudy/understudy/pkg/api"
+	"github.com/understudy/understudy/pkg/command"
 )
 
 // runAdmin runs an admin command built by newCmd with args.
@@ -30,7 +31,7 @@ func runAdmin(t *testing.T, newCmd func() *cobra.Command, args ...string) (strin
 	cmd.SetArgs(args)
 	cmd.SilenceUsage = true
 	cmd.SilenceErrors = true
-	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return command.Usage(err) })
 	err := cmd.ExecuteContext(t.Context())
 	return out.String(), err
 }
@@ -75,7 +76,7 @@ func TestPoolAdminCommands(t *testing.T) {
 
 	// A bad policy is a usage error naming the key, and nothing is sent.
 	_, err := runAdmin(t, newPoolSetCmd, "eu", "--policy", bad, "--addr", addr, "--token", "admin")
-	var ue usageError
+	var ue command.UsageError
 	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "rampdown") {
 		t.Fatalf("pool set with a bad policy: %v, want a usage error naming rampdown", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/understudy/understudy/coordinator/internal/standby"
+	"github.com/understudy/understudy/pkg/command"
 )
 
 // newPoolSimulateCmd is `pool simulate`: the standby controller run against a
@@ -36,19 +37,19 @@ observed counts. t is a tick number or an offset such as 15m.
 
 --csv prints t,active,standby,floor,target,failed,booting,requested,released,
 fired,elapsed; --svg draws active, standby and target over time.`,
-		Args: argsUsage(cobra.NoArgs),
+		Args: command.ArgsUsage(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if policyFile == "" || traceFile == "" {
-				return usagef("pool simulate: --policy and --trace are required")
+				return command.Usagef("pool simulate: --policy and --trace are required")
 			}
 			if asCSV && asJSON {
-				return usagef("pool simulate: --csv and --json exclude each other")
+				return command.Usagef("pool simulate: --csv and --json exclude each other")
 			}
 			if cfg.Tick <= 0 {
-				return usagef("pool simulate: --tick %s must be positive", cfg.Tick)
+				return command.Usagef("pool simulate: --tick %s must be positive", cfg.Tick)
 			}
 			if cfg.ProvisionDelay < 0 {
-				return usagef("pool simulate: --provision-delay %s must not be negative", cfg.ProvisionDelay)
+				return command.Usagef("pool simulate: --provision-delay %s must not be negative", cfg.ProvisionDelay)
 			}
 			policy, err := readPolicyFile(policyFile)
 			if err != nil {
@@ -60,7 +61,7 @@ fired,elapsed; --svg draws active, standby and target over time.`,
 			}
 			res, err := standby.Simulate(policy, trace, cfg)
 			if err != nil {
-				return usagef("pool simulate: %w", err)
+				return command.Usagef("pool simulate: %w", err)
 			}
 			if svgFile != "" {
 				if err := writeSVGFile(svgFile, res); err != nil {
@@ -94,12 +95,12 @@ fired,elapsed; --svg draws active, standby and target over time.`,
 func readPolicyFile(name string) (standby.Policy, error) {
 	f, err := os.Open(name)
 	if err != nil {
-		return standby.Policy{}, usagef("pool simulate: %w", err)
+		return standby.Policy{}, command.Usagef("pool simulate: %w", err)
 	}
 	defer f.Close()
 	p, err := standby.ParsePolicy(f)
 	if err != nil {
-		return standby.Policy{}, usagef("pool simulate: %s: %w", name, err)
+		return standby.Policy{}, command.Usagef("pool simulate: %s: %w", name, err)
 	}
 	return p, nil
 }
@@ -107,13 +108,13 @@ func readPolicyFile(name string) (standby.Policy, error) {
 func readTraceFile(name string, tick time.Duration) (standby.Trace, error) {
 	f, err := os.Open(name)
 	if err != nil {
-		return standby.Trace{}, usagef("pool simulate: %w", err)
+		return standby.Trace{}, command.Usagef("pool simulate: %w", err)
 	}
 	defer f.Close()
 	tr, err := standby.ParseTrace(f, tick)
 	if err != nil {
 		if errors.Is(err, standby.ErrInvalidTrace) {
-			return standby.Trace{}, usagef("pool simulate: %s: %w", name, err)
+			return standby.Trace{}, command.Usagef("pool simulate: %s: %w", name, err)
 		}
 		return standby.Trace{}, fmt.Errorf("pool simulate: %s: %w", name, err)
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/spf13/cobra"
+	"github.com/understudy/understudy/pkg/command"
 )
 
 // runPoolSimulate runs `pool simulate` with args and returns its output.
@@ -22,7 +23,7 @@ func runPoolSimulate(t *testing.T, args ...string) (string, error) {
 	cmd.SetArgs(args)
 	cmd.SilenceUsage = true
 	cmd.SilenceErrors = true
-	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return command.Usage(err) })
 	err := cmd.ExecuteContext(t.Context())
 	return out.String(), err
 }
@@ -112,9 +113,9 @@ func TestPoolSimulateBadInput(t *testing.T) {
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %q does not mention %q", err, tc.want)
 			}
-			var ue usageError
-			if !errors.As(err, &ue) || exitCode(err) != 2 {
-				t.Errorf("error %v: exit code %d, want 2 (usage)", err, exitCode(err))
+			var ue command.UsageError
+			if !errors.As(err, &ue) || command.ExitCode(err) != 2 {
+				t.Errorf("error %v: exit code %d, want 2 (usage)", err, command.ExitCode(err))
 			}
 		})
 	}

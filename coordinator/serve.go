@@ -1,13 +1,10 @@
 package main
 
 import (
-	"context"
-	"sync"
-
 	"github.com/spf13/cobra"
 
 	"github.com/understudy/understudy/coordinator/server"
-	"github.com/understudy/understudy/pkg/sdnotify"
+	"github.com/understudy/understudy/pkg/command"
 )
 
 func newServeCmd() *cobra.Command {
@@ -15,36 +12,27 @@ func newServeCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve --config FILE",
 		Short: "Run a coordinator cluster member",
-		Args:  argsUsage(cobra.NoArgs),
+		Args:  command.ArgsUsage(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if configPath == "" {
-				return usagef("serve: --config is required")
+				return command.Usagef("serve: --config is required")
 			}
 			cfg, err := server.LoadConfig(configPath)
 			if err != nil {
-				return usageError{err}
+				return command.Usage(err)
 			}
-			logger, lv, err := newLogger(cfg.LogLevel)
+			logger, lv, err := command.NewLogger(cfg.LogLevel)
 			if err != nil {
-				return usageError{err}
+				return command.Usage(err)
 			}
 			s, err := server.New(cfg, logger, server.WithVersion(version))
 			if err != nil {
 				return err
 			}
-			// The reload goroutine ends when Run returns (cancel runs
-			// before wg.Wait: defers run last-in first-out).
-			var wg sync.WaitGroup
-			defer wg.Wait()
-			ctx, cancel := context.WithCancel(cmd.Context())
-			defer cancel()
-			wg.Go(func() {
-				reloadOnHUP(ctx, logger, lv, func() (string, error) {
-					c, err := server.LoadConfig(configPath)
-					return c.LogLevel, err
-				})
-			})
-			return sdnotify.Supervise(ctx, logger, s.Run)
+			return command.Daemon(cmd.Context(), logger, lv, func() (string, error) {
+				c, err := server.LoadConfig(configPath)
+				return c.LogLevel, err
+			}, s.Run)
 		},
 	}
 	cmd.Flags().StringVar(&configPath, "config", "", "path to the coordinator's YAML configuration")

@@ -8,19 +8,20 @@ import (
 	"path/filepath"
 
 	"github.com/spf13/cobra"
+	"github.com/understudy/understudy/pkg/command"
 )
 
 func newStateCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "state",
 		Short: "Save or restore the whole catalogue",
-		Args:  argsUsage(cobra.NoArgs),
+		Args:  command.ArgsUsage(cobra.NoArgs),
 	}
 	var sf adminFlags
 	save := &cobra.Command{
 		Use:   "save FILE",
 		Short: "Save the catalogue, as confirmed by the leader, to FILE",
-		Args:  argsUsage(cobra.ExactArgs(1)),
+		Args:  command.ArgsUsage(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := sf.client()
 			if err != nil {
@@ -58,14 +59,14 @@ func newStateCmd() *cobra.Command {
 	restore := &cobra.Command{
 		Use:   "restore FILE",
 		Short: "Replace the whole catalogue with one saved by state save (admin token)",
-		Args:  argsUsage(cobra.ExactArgs(1)),
+		Args:  command.ArgsUsage(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			b, err := os.ReadFile(args[0])
 			if err != nil {
-				return usageError{err}
+				return command.Usage(err)
 			}
 			if !json.Valid(b) {
-				return usagef("%s is not a saved state (not JSON)", args[0])
+				return command.Usagef("%s is not a saved state (not JSON)", args[0])
 			}
 			c, err := rf.client()
 			if err != nil {
