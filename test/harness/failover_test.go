@@ -31,8 +31,8 @@ func newLoginHost(t *testing.T, c *Cluster, name, role, standby string) *loginHo
 		t.Fatal(err)
 	}
 	ctl := gridlogin.NewController(gridlogin.Config{Grid: "Testgrid", Instance: name, DataDir: dir, Addr: net.JoinHostPort(ip, "8002")})
-	chk := &hostagent.CheckConfig{HTTP: fmt.Sprintf("http://%s:8002/get_grid_info", ip), Interval: 100 * time.Millisecond,
-		Timeout: 50 * time.Millisecond, FailuresBeforeCritical: 2, SuccessesBeforePassing: 1}
+	chk := &hostagent.CheckConfig{HTTP: fmt.Sprintf("http://%s:8002/get_grid_info", ip), Interval: 250 * time.Millisecond,
+		Timeout: 200 * time.Millisecond, FailuresBeforeCritical: 2, SuccessesBeforePassing: 1}
 	cfg := c.AgentConfig(name, role, hostagent.Service{Name: "login", Grid: "testgrid", Port: 8002, Tags: []string{"login"}, Check: chk, Standby: standby})
 	cfg.BindAddr = ip
 	return &loginHost{name: name, ip: ip, ctl: ctl, cfg: cfg}

@@ -30,7 +30,7 @@ func TestLoginFrontReroutesAndRestarts(t *testing.T) {
 	a.start(c)
 	b.start(c)
 	co := c.Coordinators[0]
-	Eventually(t, 15*time.Second, "both instances healthy", func() bool {
+	Eventually(t, 30*time.Second, "both instances healthy", func() bool {
 		return len(dnsLogin(t, co.DNSAddr())) == 2
 	})
 	rt, err := co.Client("").Route(ctx, "testgrid")
