@@ -5,9 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
+	"github.com/understudy/understudy/pkg/atomicfile"
 	"github.com/understudy/understudy/pkg/command"
 )
 
@@ -31,23 +31,7 @@ func newStateCmd() *cobra.Command {
 			if err := c.SaveState(cmd.Context(), &buf); err != nil {
 				return err
 			}
-			tmp, err := os.CreateTemp(filepath.Dir(args[0]), ".state-*")
-			if err != nil {
-				return err
-			}
-			defer os.Remove(tmp.Name())
-			if _, err := tmp.Write(buf.Bytes()); err != nil {
-				tmp.Close()
-				return err
-			}
-			if err := tmp.Sync(); err != nil {
-				tmp.Close()
-				return err
-			}
-			if err := tmp.Close(); err != nil {
-				return err
-			}
-			if err := os.Rename(tmp.Name(), args[0]); err != nil {
+			if err := atomicfile.Write(args[0], buf.Bytes(), ".state-"); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "saved %d bytes to %s\n", buf.Len(), args[0])

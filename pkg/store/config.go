@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/understudy/understudy/pkg/chunk"
+
+	"github.com/understudy/understudy/pkg/atomicfile"
 )
 
 // FormatVersion is the on-disk format version of a store.
@@ -102,7 +104,7 @@ func Init(dir string, opts InitOptions) error {
 	}
 	// The config is written last and atomically: a directory with a config
 	// is a complete store.
-	if err := writeFileAtomic(filepath.Join(dir, configFile), append(b, '\n')); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, configFile), append(b, '\n'), ".tmp-"); err != nil {
 		return fmt.Errorf("store: init %s: %w", dir, err)
 	}
 	return nil
@@ -171,42 +173,4 @@ func NewKeyFile(path string) ([]byte, error) {
 		return nil, fmt.Errorf("store: key file: %w", err)
 	}
 	return k, f.Close()
-}
-
-// writeFileAtomic writes data to a temporary file next to path, syncs it,
-// renames it over path and syncs the directory.
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }

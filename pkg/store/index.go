@@ -14,6 +14,8 @@ import (
 	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/understudy/understudy/pkg/chunk"
+
+	"github.com/understudy/understudy/pkg/atomicfile"
 )
 
 // The index is a bbolt file with two buckets: chunks (ID → location) and
@@ -313,5 +315,5 @@ func writeIndex(dir string, m *memIndex) error {
 	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("store: rebuild index: %w", err)
 	}
-	return syncDir(dir)
+	return atomicfile.SyncDir(dir)
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"github.com/understudy/understudy/pkg/chunk"
+
+	"github.com/understudy/understudy/pkg/atomicfile"
 )
 
 // A pack file is
@@ -223,7 +225,7 @@ func (pw *packWriter) finish(c *codec, dir string) (PackInfo, error) {
 	if err := os.Rename(pw.tmp, final); err != nil {
 		return PackInfo{}, fmt.Errorf("store: rename pack %s: %w", pw.id, err)
 	}
-	if err := syncDir(filepath.Dir(final)); err != nil {
+	if err := atomicfile.SyncDir(filepath.Dir(final)); err != nil {
 		return PackInfo{}, fmt.Errorf("store: sync pack dir: %w", err)
 	}
 	return PackInfo{Size: pw.size, Blobs: len(pw.entries)}, nil

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/understudy/understudy/pkg/atomicfile"
 )
 
 // Records are small named values kept beside the chunks, one file each under
@@ -95,7 +97,7 @@ func (w *Writer) SaveRecord(ctx context.Context, kind, name string, value []byte
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("store: save record: %w", err)
 	}
-	if err := writeFileAtomic(filepath.Join(dir, name), w.s.codec.sealRecord(recordAAD(kind, name), value)); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, name), w.s.codec.sealRecord(recordAAD(kind, name), value), ".tmp-"); err != nil {
 		return fmt.Errorf("store: save record %s/%s: %w", kind, name, err)
 	}
 	return nil
@@ -113,5 +115,5 @@ func (w *Writer) DeleteRecord(ctx context.Context, kind, name string) error {
 	if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("store: delete record: %w", err)
 	}
-	return syncDir(dir)
+	return atomicfile.SyncDir(dir)
 }

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/understudy/understudy/pkg/atomicfile"
 )
 
 // Config configures a stand-in login service.
@@ -79,23 +81,7 @@ func AddAccount(dir, first, last, password string) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(dir, ".accounts-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), filepath.Join(dir, accountsFile))
+	return atomicfile.Write(filepath.Join(dir, accountsFile), b, ".accounts-")
 }
 
 func readAccounts(dir string) ([]Account, error) {

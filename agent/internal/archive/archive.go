@@ -15,6 +15,8 @@ import (
 	"github.com/understudy/understudy/pkg/chunk"
 	"github.com/understudy/understudy/pkg/snapshot"
 	"github.com/understudy/understudy/pkg/store"
+
+	"github.com/understudy/understudy/pkg/atomicfile"
 )
 
 // OpenOptions configure [Open].
@@ -74,7 +76,7 @@ func Open(ctx context.Context, b Backend, cacheDir string, opts OpenOptions) (*A
 	local, err := os.ReadFile(cfgPath)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		if err := writeFileAtomic(cfgPath, cfg); err != nil {
+		if err := atomicfile.Write(cfgPath, cfg, tmpPrefix); err != nil {
 			return nil, fmt.Errorf("archive: cache: %w", err)
 		}
 	case err != nil:
@@ -127,7 +129,7 @@ func syncRecords(ctx context.Context, b Backend, recDir string) error {
 		if err != nil {
 			return err
 		}
-		if err := writeFileAtomic(filepath.Join(recDir, id), data); err != nil {
+		if err := atomicfile.Write(filepath.Join(recDir, id), data, tmpPrefix); err != nil {
 			return fmt.Errorf("archive: cache: %w", err)
 		}
 	}

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/understudy/understudy/pkg/atomicfile"
 )
 
 // tmpPrefix marks the filesystem backend's files being written.
@@ -91,31 +93,19 @@ func (f *FS) Put(ctx context.Context, name string, r io.Reader, size int64) erro
 		return fmt.Errorf("archive: put %s: %w", name, err)
 	}
 	ok = true
-	if err := syncDir(dir); err != nil {
+	if err := atomicfile.SyncDir(dir); err != nil {
 		return err
 	}
 	if newDir {
 		// The new directories' own entries must be durable too.
 		for d := filepath.Dir(dir); len(d) >= len(f.root); d = filepath.Dir(d) {
-			if err := syncDir(d); err != nil {
+			if err := atomicfile.SyncDir(d); err != nil {
 				return err
 			}
 			if d == f.root {
 				break
 			}
 		}
-	}
-	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("archive: sync %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("archive: sync %s: %w", dir, err)
 	}
 	return nil
 }

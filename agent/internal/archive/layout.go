@@ -3,8 +3,6 @@ package archive
 import (
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/understudy/understudy/pkg/chunk"
@@ -85,29 +83,4 @@ func sameFamily(a, b []byte) error {
 		return fmt.Errorf("%w (encryption %q/%q, polynomial %q/%q)", ErrMismatch, fa.Encryption, fb.Encryption, fa.Polynomial, fb.Polynomial)
 	}
 	return nil
-}
-
-// writeFileAtomic writes a file by temp + fsync + rename + directory sync.
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, tmpPrefix+"*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	return syncDir(dir)
 }

@@ -18,6 +18,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/understudy/understudy/pkg/atomicfile"
 )
 
 // ReceiverConfig configures a [Receiver].
@@ -165,7 +167,7 @@ func (r *Receiver) save(dataset string, d *rxDataset) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(r.statePath(dataset), b)
+	return atomicfile.Write(r.statePath(dataset), b, tmpPrefix)
 }
 
 // Position returns dataset's position on this receiver (zero when nothing
@@ -468,33 +470,3 @@ func (b *batch) close() {
 }
 
 const tmpPrefix = ".understudy-tmp-"
-
-// writeFileAtomic writes a file by temp + fsync + rename + directory sync.
-func writeFileAtomic(p string, data []byte) error {
-	dir := filepath.Dir(p)
-	tmp, err := os.CreateTemp(dir, tmpPrefix+"*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), p); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
