@@ -3,11 +3,12 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"github.com/understudy/understudy/pkg/command"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/understudy/understudy/pkg/command"
 )
 
 // runAgent runs the agent's root command in process and returns stdout and

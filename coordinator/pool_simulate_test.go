@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/spf13/cobra"
+
 	"github.com/understudy/understudy/pkg/command"
 )
 

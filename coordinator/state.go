@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
 	"github.com/understudy/understudy/pkg/atomicfile"
 	"github.com/understudy/understudy/pkg/command"
 )

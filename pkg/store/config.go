@@ -13,9 +13,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/understudy/understudy/pkg/chunk"
-
 	"github.com/understudy/understudy/pkg/atomicfile"
+	"github.com/understudy/understudy/pkg/chunk"
 )
 
 // FormatVersion is the on-disk format version of a store.

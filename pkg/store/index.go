@@ -13,9 +13,8 @@ import (
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
 
-	"github.com/understudy/understudy/pkg/chunk"
-
 	"github.com/understudy/understudy/pkg/atomicfile"
+	"github.com/understudy/understudy/pkg/chunk"
 )
 
 // The index is a bbolt file with two buckets: chunks (ID → location) and

@@ -11,9 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/understudy/understudy/pkg/chunk"
-
 	"github.com/understudy/understudy/pkg/atomicfile"
+	"github.com/understudy/understudy/pkg/chunk"
 )
 
 // A pack file is

@@ -12,11 +12,10 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/understudy/understudy/pkg/atomicfile"
 	"github.com/understudy/understudy/pkg/chunk"
 	"github.com/understudy/understudy/pkg/snapshot"
 	"github.com/understudy/understudy/pkg/store"
-
-	"github.com/understudy/understudy/pkg/atomicfile"
 )
 
 // OpenOptions configure [Open].
