@@ -232,19 +232,62 @@ func (d *data) checkObjectives(ctx context.Context, since time.Time) {
 			continue
 		}
 		d.mu.Lock()
-		last := d.status[ds.Name].LastSnapshot
+		st := *d.status[ds.Name]
 		d.mu.Unlock()
-		var lastT time.Time
-		if last > 0 {
-			lastT = time.UnixMilli(last)
+		// The snapshot objective: one at least every two periods.
+		d.objective(ctx, ds.Name, "backup", func() (alert.Alert, bool) {
+			return alert.Check("backup", ds.Name, msTime(st.LastSnapshot), since, 2*period, now)
+		})
+		streamed := d.streamed(ds)
+		d.objective(ctx, ds.Name, "mirror", func() (alert.Alert, bool) {
+			return copyObjective(ds.Name, streamed, st, since, now, period)
+		})
+	}
+}
+
+// copyObjective checks a source dataset's copies: a streamed one's
+// standbys trail by at most streamRPO; a mirrored one's receive a snapshot
+// at least every two periods.
+func copyObjective(dataset string, streamed bool, st api.DatasetStatus, since, now time.Time, period time.Duration) (alert.Alert, bool) {
+	if streamed {
+		if st.LastMirror == 0 {
+			return alert.Alert{}, false // no standby connected yet: the snapshot objective covers it
 		}
-		al, missed := alert.Check("backup", ds.Name, lastT, since, 2*period, now)
-		d.mu.Lock()
-		already := d.missed[ds.Name]
-		d.missed[ds.Name] = missed
-		d.mu.Unlock()
-		if missed && !already {
-			d.raise(ctx, al)
-		}
+		return alert.CheckLag(dataset, time.Duration(st.LagMillis)*time.Millisecond, streamRPO, now)
+	}
+	if st.LastSnapshot == 0 {
+		return alert.Alert{}, false
+	}
+	return alert.Check("mirror", dataset, msTime(st.LastMirror), since, 2*period, now)
+}
+
+// streamRPO is the replication lag past which a streamed dataset counts
+// as missing its objective (the target is one second; this leaves room for
+// a burst).
+const streamRPO = 5 * time.Second
+
+func msTime(ms int64) time.Time {
+	if ms <= 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms)
+}
+
+// objective evaluates one objective of a dataset, raises an alert when it
+// starts being missed, and marks the dataset stale while any is missed.
+func (d *data) objective(ctx context.Context, dataset, job string, check func() (alert.Alert, bool)) {
+	al, missed := check()
+	key := dataset + "/" + job
+	d.mu.Lock()
+	already := d.missed[key]
+	d.missed[key] = missed
+	stale := d.missed[dataset+"/backup"] || d.missed[dataset+"/mirror"]
+	changed := d.status[dataset] != nil && d.status[dataset].Stale != stale
+	d.mu.Unlock()
+	if changed { // update wakes the report loop: only on a change
+		d.update(dataset, func(s *api.DatasetStatus) { s.Stale = stale })
+	}
+	if missed && !already {
+		d.raise(ctx, al)
 	}
 }

@@ -397,3 +397,4 @@ func TestStoreOfAnotherPolynomialIsReported(t *testing.T) {
 		return false
 	})
 }
+
