@@ -380,21 +380,42 @@ func (m *Manager) reconcile(ctx context.Context, name string) {
 			}
 		}
 		if planned && svc.FinalSync != nil && newPrimary != "" {
-			sctx, cancel := context.WithTimeout(ctx, finalSyncTimeout)
-			start := time.Now()
-			err := svc.FinalSync(sctx, newPrimary)
-			cancel()
-			if err != nil {
-				m.log.Error("final sync before handover failed; the new primary starts from its warm copy",
-					"service", name, "to", newPrimary, "err", err)
-			} else {
-				m.log.Info("final sync before handover done", "service", name, "to", newPrimary, "took", time.Since(start))
-			}
+			m.finalSync(ctx, svc, newPrimary)
 		}
 		m.release(ctx, name)
 	}
 	m.report(ctx, name, svc.Controller.Running())
 	m.maybeResync(ctx, svc)
+}
+
+// finalSync runs a planned handover's final sync, retrying what fails (the
+// data machinery may still be starting, the new primary's mirror address
+// may not have spread yet) until it succeeds or finalSyncTimeout passes.
+// The lease is held meanwhile, so the new primary waits rather than start
+// without the last writes.
+func (m *Manager) finalSync(ctx context.Context, svc Service, to string) {
+	sctx, cancel := context.WithTimeout(ctx, finalSyncTimeout)
+	defer cancel()
+	start := time.Now()
+	pause := 100 * time.Millisecond
+	for {
+		err := svc.FinalSync(sctx, to)
+		if err == nil {
+			m.log.Info("final sync before handover done", "service", svc.Name, "to", to, "took", time.Since(start))
+			return
+		}
+		if sctx.Err() != nil {
+			m.log.Error("final sync before handover failed; the new primary starts from its warm copy",
+				"service", svc.Name, "to", to, "err", err)
+			return
+		}
+		m.log.Warn("final sync before handover failed, retrying", "service", svc.Name, "to", to, "err", err)
+		select {
+		case <-sctx.Done():
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 5*time.Second)
+	}
 }
 
 // release gives the lease back after the service stopped, so that a planned
