@@ -172,16 +172,10 @@ func anyAlive(pids []int) bool {
 
 // TestPausedPrimaryDoesNotServeAfterWaking freezes the primary's agent and
 // its login service with SIGSTOP past the lease, as a long pause would: the
-// standby takes over. The agent wakes first, finds its lease gone and stops
-// the service; the service, woken after that decision, takes no new request
-// and never starts again.
-//
-// Known gap: the agent stops a service with SIGTERM, which a stopped process
-// only acts on once it runs again, so in the millisecond after it wakes it
-// may still answer a request that reached its listen backlog during the
-// freeze. Such answers are counted and logged, not failed; a stop that sends
-// SIGKILL when the lease was lost (not in a planned switchover) would end
-// the frozen process before it ever ran again.
+// standby takes over. The agent wakes first, finds its lease gone and kills
+// the service with SIGKILL, which ends the frozen process before it runs
+// again: it answers nothing after waking, not even a request that reached
+// its listen backlog during the freeze, and never starts again.
 func TestPausedPrimaryDoesNotServeAfterWaking(t *testing.T) {
 	c, a, b := failoverPair(t, "cold", false)
 	svcPIDs := servicePIDs(t, a)

@@ -19,12 +19,7 @@ import (
 // continuously: the old primary stops before the new one starts, it is not
 // fenced, and logins carry on on host-b. The longest stretch without a
 // successful login is logged; make bench-failover measures it over runs.
-//
-// Pending on mirroring: the issue asks that a switchover lose no
-// acknowledged write (a writer appending records through the service, all
-// present on the new primary afterwards). Agents carry no datasets yet, so
-// nothing copies host-a's data to host-b and that half cannot run; this
-// test covers the ordering and the unavailability.
+// TestPlannedSwitchoverKeepsAcknowledgedWrites covers the data.
 func TestPlannedSwitchover(t *testing.T) {
 	c, a, b := failoverPair(t, "cold", false)
 	epoch := serviceNow(t, c, "login").Epoch
