@@ -397,4 +397,3 @@ func TestStoreOfAnotherPolynomialIsReported(t *testing.T) {
 		return false
 	})
 }
-
