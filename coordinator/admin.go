@@ -20,10 +20,11 @@ const defaultHTTPAddr = "127.0.0.1:8500"
 
 // adminFlags are the flags shared by every admin subcommand.
 type adminFlags struct {
-	addr      string
-	token     string
-	tokenFile string
-	json      bool
+	addr       string
+	token      string
+	tokenFile  string
+	json       bool
+	consistent bool
 }
 
 func (f *adminFlags) register(cmd *cobra.Command, printsData bool) {
@@ -37,6 +38,21 @@ func (f *adminFlags) register(cmd *cobra.Command, printsData bool) {
 	if printsData {
 		cmd.Flags().BoolVar(&f.json, "json", false, "print JSON")
 	}
+}
+
+// registerConsistent adds --consistent to a command that reads the
+// catalogue.
+func (f *adminFlags) registerConsistent(cmd *cobra.Command) {
+	cmd.Flags().BoolVar(&f.consistent, "consistent", false,
+		"have the leader confirm the read, so it reflects every acknowledged write")
+}
+
+// readOpts are the read options the flags ask for.
+func (f *adminFlags) readOpts() []api.ReadOption {
+	if f.consistent {
+		return []api.ReadOption{api.Consistent()}
+	}
+	return nil
 }
 
 func (f *adminFlags) client() (*api.Client, error) {
@@ -101,7 +117,7 @@ func newPeersCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ps, err := c.Peers(cmd.Context())
+			ps, err := c.Peers(cmd.Context(), f.readOpts()...)
 			if err != nil {
 				return err
 			}
@@ -114,6 +130,7 @@ func newPeersCmd() *cobra.Command {
 		},
 	}
 	f.register(cmd, true)
+	f.registerConsistent(cmd)
 	var rf adminFlags
 	remove := &cobra.Command{
 		Use:   "remove ID",
@@ -147,7 +164,7 @@ func newHostsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			hs, err := c.Hosts(cmd.Context())
+			hs, err := c.Hosts(cmd.Context(), f.readOpts()...)
 			if err != nil {
 				return err
 			}
@@ -160,6 +177,7 @@ func newHostsCmd() *cobra.Command {
 		},
 	}
 	f.register(cmd, true)
+	f.registerConsistent(cmd)
 	return cmd
 }
 
@@ -174,7 +192,7 @@ func newServicesCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ss, err := c.Services(cmd.Context())
+			ss, err := c.Services(cmd.Context(), f.readOpts()...)
 			if err != nil {
 				return err
 			}
@@ -196,6 +214,7 @@ func newServicesCmd() *cobra.Command {
 		},
 	}
 	f.register(cmd, true)
+	f.registerConsistent(cmd)
 	return cmd
 }
 

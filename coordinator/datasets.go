@@ -29,7 +29,7 @@ func newDatasetsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ds, err := c.Datasets(cmd.Context())
+			ds, err := c.Datasets(cmd.Context(), f.readOpts()...)
 			if err != nil {
 				return err
 			}
@@ -52,6 +52,7 @@ func newDatasetsCmd() *cobra.Command {
 		},
 	}
 	f.register(cmd, true)
+	f.registerConsistent(cmd)
 	return cmd
 }
 
@@ -66,7 +67,7 @@ func newSnapshotsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ds, err := c.Datasets(cmd.Context())
+			ds, err := c.Datasets(cmd.Context(), f.readOpts()...)
 			if err != nil {
 				return err
 			}
@@ -83,5 +84,6 @@ func newSnapshotsCmd() *cobra.Command {
 		},
 	}
 	f.register(cmd, true)
+	f.registerConsistent(cmd)
 	return cmd
 }

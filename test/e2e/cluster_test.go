@@ -120,7 +120,7 @@ func TestThreeCoordinatorsSurviveLeaderKill(t *testing.T) {
 	}
 
 	// The CLI reads through any coordinator.
-	out, errOut, code := runCLI(t, []string{"UNDERSTUDY_HTTP_ADDR=" + c2.http}, "understudy-coordinator", "hosts", "--json")
+	out, errOut, code := runCLI(t, []string{"UNDERSTUDY_HTTP_ADDR=" + c2.http}, "understudy-coordinator", "hosts", "--json", "--consistent")
 	if code != 0 {
 		t.Fatalf("hosts --json: exit %d: %s", code, errOut)
 	}
@@ -157,7 +157,7 @@ func TestThreeCoordinatorsSurviveLeaderKill(t *testing.T) {
 	eventually(t, 20*time.Second, "a write through a survivor", func() bool {
 		return api.NewClient(survivors[1].http, "agent-secret").Register(ctx, reg) == nil
 	})
-	out, _, code = runCLI(t, nil, "understudy-coordinator", "hosts", "--addr", survivors[0].http)
+	out, _, code = runCLI(t, nil, "understudy-coordinator", "hosts", "--consistent", "--addr", survivors[0].http)
 	if code != 0 || !strings.Contains(out, "host-c") {
 		t.Fatalf("hosts after failover: exit %d:\n%s", code, out)
 	}
