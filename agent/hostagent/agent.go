@@ -163,11 +163,18 @@ func (a *Agent) Run(ctx context.Context) error {
 	wg.Go(func() { a.orders.Run(ctx) })
 	wg.Go(func() { a.data.run(ctx) })
 	registered := false
+	failures := 0
 	for {
 		if err := a.register(ctx, registered); err != nil {
-			a.logger.Warn("registration failed, will retry", "err", err)
+			// The first attempts often meet a cluster still electing.
+			failures++
+			level := slog.LevelDebug
+			if failures >= 3 {
+				level = slog.LevelWarn
+			}
+			a.logger.Log(ctx, level, "registration failed, will retry", "err", err, "attempts", failures)
 		} else {
-			registered = true
+			registered, failures = true, 0
 		}
 		wait := a.registerInterval
 		if !registered {

@@ -44,6 +44,10 @@ func (w levelWriter) Write(p []byte) (int, error) {
 		}
 	}
 	line = bytes.TrimPrefix(line, []byte("memberlist: "))
+	if level > slog.LevelDebug && bytes.Contains(line, []byte("use of closed network connection")) {
+		// Probes in flight when the pool shuts down: expected, not news.
+		level = slog.LevelDebug
+	}
 	ctx := context.Background()
 	if w.l.Enabled(ctx, level) {
 		w.l.Log(ctx, level, string(line), "component", "memberlist")
