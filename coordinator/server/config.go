@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -136,25 +135,22 @@ func DefaultConfig() Config {
 	}
 }
 
-// LoadConfig reads a YAML file over DefaultConfig. Unknown keys are errors.
-// The result is validated.
+// LoadConfig reads a YAML file over DefaultConfig and validates it.
+// Unknown keys are errors.
 func LoadConfig(path string) (Config, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
+	cfg := DefaultConfig()
+	if err := yamlconfig.Load(path, &cfg); err != nil {
 		return Config{}, err
 	}
-	return ParseConfig(bytes.NewReader(b), path)
+	return cfg, nil
 }
 
 // ParseConfig decodes YAML from r over DefaultConfig and validates it; name
 // is used in error messages.
 func ParseConfig(r io.Reader, name string) (Config, error) {
 	cfg := DefaultConfig()
-	if err := yamlconfig.Decode(r, &cfg); err != nil {
-		return Config{}, fmt.Errorf("%s: %w", name, err)
-	}
-	if err := cfg.Validate(); err != nil {
-		return Config{}, fmt.Errorf("%s: %w", name, err)
+	if err := yamlconfig.Parse(r, name, &cfg); err != nil {
+		return Config{}, err
 	}
 	return cfg, nil
 }

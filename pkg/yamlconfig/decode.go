@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -118,4 +119,30 @@ func keyAt(n *yaml.Node, line int) string {
 		return "(top level)"
 	}
 	return best
+}
+
+// Validator is a configuration that checks itself, reporting every problem.
+type Validator interface{ Validate() error }
+
+// Load reads the file at path and decodes it over out, which holds the
+// defaults, then validates it. Errors name the file.
+func Load(path string, out Validator) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return Parse(f, path, out)
+}
+
+// Parse decodes r over out, which holds the defaults, then validates it.
+// Errors are prefixed with name.
+func Parse(r io.Reader, name string, out Validator) error {
+	if err := Decode(r, out); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	if err := out.Validate(); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
 }
