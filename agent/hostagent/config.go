@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"strings"
 
@@ -141,17 +140,7 @@ func (c Config) Validate() error {
 	if c.Role != string(gossip.RoleActive) && c.Role != string(gossip.RoleStandby) {
 		add("role: %q is not active or standby", c.Role)
 	}
-	bind := net.ParseIP(c.BindAddr)
-	if bind == nil {
-		add("bind_addr: %q is not an IP address", c.BindAddr)
-	}
-	if c.AdvertiseAddr != "" {
-		if ip := net.ParseIP(c.AdvertiseAddr); ip == nil || ip.IsUnspecified() {
-			add("advertise_addr: %q is not a specific IP address", c.AdvertiseAddr)
-		}
-	} else if bind != nil && bind.IsUnspecified() {
-		add("advertise_addr: must be set when bind_addr is %s", c.BindAddr)
-	}
+	errs = append(errs, gossip.SettingsErrors(c.BindAddr, c.AdvertiseAddr, c.Encrypt, c.GossipProfile)...)
 	if c.Ports.Gossip < 0 || c.Ports.Gossip > 65535 {
 		add("ports.gossip: %d is out of range", c.Ports.Gossip)
 	}
@@ -161,18 +150,8 @@ func (c Config) Validate() error {
 	if len(c.RetryJoin) == 0 {
 		add("retry_join: list at least one coordinator")
 	}
-	if c.Encrypt != "" {
-		if _, err := gossip.ParseKey(c.Encrypt); err != nil {
-			add("encrypt: %v", err)
-		}
-	}
 	if c.Token == "" {
 		add("token: must be set (the coordinators' agent token)")
-	}
-	switch gossip.Profile(c.GossipProfile) {
-	case gossip.ProfileLAN, gossip.ProfileFast:
-	default:
-		add("gossip_profile: %q is not lan or fast", c.GossipProfile)
 	}
 	seen := map[string]bool{}
 	for i, s := range c.Services {

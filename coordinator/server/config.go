@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"time"
 
@@ -165,17 +164,7 @@ func (c Config) Validate() error {
 	if c.DataDir == "" {
 		add("data_dir: must be set")
 	}
-	bind := net.ParseIP(c.BindAddr)
-	if bind == nil {
-		add("bind_addr: %q is not an IP address", c.BindAddr)
-	}
-	if c.AdvertiseAddr != "" {
-		if ip := net.ParseIP(c.AdvertiseAddr); ip == nil || ip.IsUnspecified() {
-			add("advertise_addr: %q is not a specific IP address", c.AdvertiseAddr)
-		}
-	} else if bind != nil && bind.IsUnspecified() {
-		add("advertise_addr: must be set when bind_addr is %s", c.BindAddr)
-	}
+	errs = append(errs, gossip.SettingsErrors(c.BindAddr, c.AdvertiseAddr, c.Encrypt, c.GossipProfile)...)
 	for _, p := range []struct {
 		name string
 		port int
@@ -186,11 +175,6 @@ func (c Config) Validate() error {
 	}
 	if c.BootstrapExpect < 1 {
 		add("bootstrap_expect: must be at least 1, got %d", c.BootstrapExpect)
-	}
-	if c.Encrypt != "" {
-		if _, err := gossip.ParseKey(c.Encrypt); err != nil {
-			add("encrypt: %v", err)
-		}
 	}
 	if c.ACL.AdminToken == "" {
 		add("acl.admin_token: must be set (every write needs it)")
@@ -212,11 +196,6 @@ func (c Config) Validate() error {
 	}
 	if c.DNS.RateLimit < 0 {
 		add("dns.rate_limit: must not be negative")
-	}
-	switch gossip.Profile(c.GossipProfile) {
-	case gossip.ProfileLAN, gossip.ProfileFast:
-	default:
-		add("gossip_profile: %q is not lan or fast", c.GossipProfile)
 	}
 	if err := c.Provisioner.validate(); err != nil {
 		errs = append(errs, err)
