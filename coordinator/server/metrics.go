@@ -250,19 +250,9 @@ func (m *serverMetrics) observeProbe(_ string, rtt time.Duration) { m.probeRTT.O
 
 // emitMembers reports the pool's members by state and kind, zeros included.
 func emitMembers(emit metrics.Emit, members []gossip.Member) {
-	type key struct {
-		state gossip.State
-		kind  gossip.Kind
-	}
-	n := map[key]int{}
-	for _, mb := range members {
-		n[key{mb.State, mb.Meta.Kind}]++
-	}
-	for _, st := range []gossip.State{gossip.StateAlive, gossip.StateDead, gossip.StateLeft} {
-		for _, k := range []gossip.Kind{gossip.KindCoordinator, gossip.KindAgent} {
-			emit(float64(n[key{st, k}]), st.String(), string(k))
-		}
-	}
+	gossip.CountMembers(members, func(st gossip.State, k gossip.Kind, n int) {
+		emit(float64(n), st.String(), string(k))
+	})
 }
 
 func b2f(b bool) float64 {

@@ -77,3 +77,21 @@ func (p *Pool) toMember(n *memberlist.Node, s State) Member {
 	m.Meta = meta
 	return m
 }
+
+// CountMembers calls fn with the number of members in every state and of
+// every kind, zeros included, so that metrics always carry each series.
+func CountMembers(members []Member, fn func(state State, kind Kind, n int)) {
+	type key struct {
+		state State
+		kind  Kind
+	}
+	n := map[key]int{}
+	for _, mb := range members {
+		n[key{mb.State, mb.Meta.Kind}]++
+	}
+	for _, st := range []State{StateAlive, StateDead, StateLeft} {
+		for _, k := range []Kind{KindCoordinator, KindAgent} {
+			fn(st, k, n[key{st, k}])
+		}
+	}
+}
