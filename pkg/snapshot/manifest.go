@@ -114,13 +114,20 @@ func NewDecoder(r io.Reader) (*Decoder, error) {
 // Next returns the next node, or io.EOF after the last one. Each node's type
 // and path are checked ([ValidPath]).
 func (d *Decoder) Next() (*Node, error) {
-	var n Node
-	if err := d.dec.Decode(&n); err != nil {
+	// Decoding into the alias directly reads each line once; going
+	// through Node.UnmarshalJSON would scan it twice.
+	var c nodeAlias
+	j := nodeJSON{nodeAlias: &c}
+	if err := d.dec.Decode(&j); err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil, io.EOF
 		}
 		return nil, fmt.Errorf("%w: %v", ErrBadManifest, err)
 	}
+	if err := errors.Join(fromB64(j.PathB64, &c.Path), fromB64(j.TargetB64, &c.Target), fromB64(j.LinkB64, &c.Link)); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadManifest, err)
+	}
+	n := Node(c)
 	switch n.Type {
 	case TypeDir, TypeFile, TypeSymlink, TypeHardlink:
 	default:
