@@ -119,24 +119,17 @@ func ParamsFor(c Class) (Params, error) {
 		return Params{}, err
 	}
 	if c == ClassTransactional {
-		return smallParams, nil
+		return Params{Min: 48 << 10, Max: 256 << 10, AverageBits: 14}, nil
 	}
 	return Params{Min: chunker.MinSize, Max: chunker.MaxSize, AverageBits: 20}, nil
 }
 
-// smallParams are the bounds of transactional data: 48 KiB to 256 KiB,
-// about 64 KiB on average, so that rewriting one page costs one or two
-// chunks, not megabytes.
-var smallParams = Params{Min: 48 << 10, Max: 256 << 10, AverageBits: 14}
-
-// DatabaseParams are the chunk size bounds of database files, the small
-// bounds of transactional data whatever the dataset's class: databases
-// rewrite 4–16 KiB pages in place, and a rewritten page then costs about
-// one 64 KiB chunk rather than a megabyte. Smaller chunks would store less
-// per rewritten page but cost more CPU per byte (the rolling hash skips
-// only the minimum size) and compress worse; docs/benchmarks.md has the
-// figures.
-var DatabaseParams = smallParams
+// DatabaseParams are the chunk size bounds of database files: 4 KiB to
+// 64 KiB, about 12 KiB on average, close to the 4–16 KiB pages that
+// databases rewrite in place. A rewritten page then costs the page and
+// about one neighbouring chunk (tens of KiB) where the transactional bounds
+// cost a 64 KiB chunk and its neighbour.
+var DatabaseParams = Params{Min: 4 << 10, Max: 64 << 10, AverageBits: 13}
 
 // dbSuffixes and dbPrefixes recognise database files by name: they are
 // rewritten in place page by page, so they get small chunks whatever the
@@ -165,7 +158,7 @@ func IsDatabaseFile(name string) bool {
 
 // ParamsForFile returns the chunk size bounds for one file of a dataset of
 // class c: the class's bounds, except that database files ([IsDatabaseFile])
-// always get the small [DatabaseParams]. The choice depends only on
+// always get the page-sized [DatabaseParams]. The choice depends only on
 // the class and the name, so a file is cut the same way in every snapshot.
 func ParamsForFile(c Class, name string) (Params, error) {
 	if err := c.Validate(); err != nil {

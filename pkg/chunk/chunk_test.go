@@ -59,7 +59,7 @@ func TestBoundariesGolden(t *testing.T) {
 	for _, bc := range []struct {
 		class string
 		p     Params
-	}{{"user", user}, {"transactional", tx}} {
+	}{{"user", user}, {"transactional", tx}, {"database", DatabaseParams}} {
 		class, p := bc.class, bc.p
 		cs := cut(t, data, p)
 		fmt.Fprintf(&got, "# %s: %d chunks\n", class, len(cs))
@@ -90,10 +90,19 @@ func TestBoundariesGolden(t *testing.T) {
 	}
 }
 
+func TestDatabaseChunksArePageSized(t *testing.T) {
+	t.Parallel()
+	cs := cut(t, testData(16<<20), DatabaseParams)
+	avg := (16 << 20) / len(cs)
+	if avg < 8<<10 || avg > 24<<10 {
+		t.Errorf("database average chunk %d bytes, want about 12 KiB", avg)
+	}
+}
+
 // TestDatabasePageRewriteIsCheap rewrites scattered 16 KiB pages of a file
 // in place and checks that the chunks the new version does not share with
-// the old one add up to a few chunks per rewritten page, not to the
-// megabyte chunks of user data.
+// the old one add up to a few pages' worth per rewritten page, not to the
+// 64 KiB and more of the transactional chunks.
 func TestDatabasePageRewriteIsCheap(t *testing.T) {
 	t.Parallel()
 	const page = 16 << 10
@@ -121,14 +130,14 @@ func TestDatabasePageRewriteIsCheap(t *testing.T) {
 		}
 		return n
 	}
-	user, _ := ParamsFor(ClassUser)
-	db, usr := newBytes(DatabaseParams), newBytes(user)
-	t.Logf("%d rewritten pages: %d new bytes with database chunks, %d with user ones", len(pages), db, usr)
-	if per := db / len(pages); per > 256<<10 {
-		t.Errorf("a rewritten 16 KiB page costs %d new bytes with database chunks, want at most 256 KiB", per)
+	tx, _ := ParamsFor(ClassTransactional)
+	db, txn := newBytes(DatabaseParams), newBytes(tx)
+	t.Logf("%d rewritten pages: %d new bytes with database chunks, %d with transactional ones", len(pages), db, txn)
+	if per := db / len(pages); per > 4*page {
+		t.Errorf("a rewritten 16 KiB page costs %d new bytes with database chunks, want at most %d", per, 4*page)
 	}
-	if db*4 >= usr {
-		t.Errorf("database chunks store %d bytes for the rewrites, user ones %d", db, usr)
+	if db >= txn {
+		t.Errorf("database chunks store %d bytes for the rewrites, transactional ones %d", db, txn)
 	}
 }
 
@@ -185,7 +194,7 @@ func BenchmarkChunk(b *testing.B) {
 	for _, bc := range []struct {
 		name string
 		p    Params
-	}{{"user", user}, {"transactional", tx}} {
+	}{{"user", user}, {"transactional", tx}, {"database", DatabaseParams}} {
 		b.Run(bc.name, func(b *testing.B) {
 			p := bc.p
 			c := New(nil, testPol, p)
