@@ -3,6 +3,7 @@ package snapshot
 import (
 	"bufio"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,6 +35,65 @@ type ChunkRef struct {
 	ID     chunk.ID `json:"id"`
 	Offset int64    `json:"off"`
 	Length int64    `json:"len"`
+}
+
+// UnmarshalJSON reads a chunk reference. References make up most of a
+// large manifest, so the exact form the encoder writes,
+// {"id":"<64 hex digits>","off":N,"len":N}, is parsed directly; anything
+// else goes through encoding/json.
+func (c *ChunkRef) UnmarshalJSON(b []byte) error {
+	if ok := c.parseFast(b); ok {
+		return nil
+	}
+	type plain ChunkRef
+	var p plain
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	*c = ChunkRef(p)
+	return nil
+}
+
+func (c *ChunkRef) parseFast(b []byte) bool {
+	const idPrefix, offKey, lenKey = `{"id":"`, `","off":`, `,"len":`
+	if len(b) < len(idPrefix)+2*chunk.Size+len(offKey)+1+len(lenKey)+2 || string(b[:len(idPrefix)]) != idPrefix {
+		return false
+	}
+	b = b[len(idPrefix):]
+	if _, err := hex.Decode(c.ID[:], b[:2*chunk.Size]); err != nil {
+		return false
+	}
+	b = b[2*chunk.Size:]
+	if string(b[:len(offKey)]) != offKey {
+		return false
+	}
+	off, b, ok := parseInt(b[len(offKey):])
+	if !ok || len(b) < len(lenKey) || string(b[:len(lenKey)]) != lenKey {
+		return false
+	}
+	n, b, ok := parseInt(b[len(lenKey):])
+	if !ok || string(b) != "}" {
+		return false
+	}
+	c.Offset, c.Length = off, n
+	return true
+}
+
+// parseInt reads a non-negative decimal integer as encoding/json writes it
+// (no sign, no leading zeros) and returns the rest of b.
+func parseInt(b []byte) (int64, []byte, bool) {
+	var v int64
+	i := 0
+	for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+		if i == 18 {
+			return 0, nil, false // leave large values to encoding/json
+		}
+		v = v*10 + int64(b[i]-'0')
+	}
+	if i == 0 || (i > 1 && b[0] == '0') {
+		return 0, nil, false
+	}
+	return v, b[i:], true
 }
 
 // Node is one manifest entry.

@@ -1,8 +1,10 @@
 package snapshot
 
 import (
+	"encoding/json"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -68,5 +70,43 @@ func TestSaveLoadList(t *testing.T) {
 	}
 	if list, _ := List(ctx, st, ""); len(list) != 2 {
 		t.Errorf("after delete: %d records", len(list))
+	}
+}
+
+// TestChunkRefDecoding checks that the direct parse of the encoder's own
+// form and encoding/json agree, and that other forms still decode or fail
+// as encoding/json says.
+func TestChunkRefDecoding(t *testing.T) {
+	id := chunk.Sum([]byte("x"))
+	want := ChunkRef{ID: id, Offset: 1 << 40, Length: 65536}
+	enc, err := json.Marshal(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := id.String()
+	for _, tc := range []struct {
+		in   string
+		want *ChunkRef // nil: must fail
+	}{
+		{string(enc), &want},
+		{`{"id":"` + h + `","off":0,"len":7}`, &ChunkRef{ID: id, Length: 7}},
+		{`{"len":7, "off":3, "id":"` + h + `"}`, &ChunkRef{ID: id, Offset: 3, Length: 7}},
+		{`{"id":"` + strings.ToUpper(h) + `","off":1,"len":2}`, &ChunkRef{ID: id, Offset: 1, Length: 2}},
+		{`{"id":"` + h + `","off":99999999999999999999,"len":2}`, nil},
+		{`{"id":"` + h + `","off":-1,"len":2}`, &ChunkRef{ID: id, Offset: -1, Length: 2}},
+		{`{"id":"` + h[:62] + `zz","off":1,"len":2}`, nil},
+		{`{"id":"` + h + `","off":01,"len":2}`, nil},
+		{`{"id":"` + h + `","off":1,"len":2}x`, nil},
+	} {
+		var got ChunkRef
+		err := json.Unmarshal([]byte(tc.in), &got)
+		switch {
+		case tc.want == nil && err == nil:
+			t.Errorf("%s: decoded to %+v, want an error", tc.in, got)
+		case tc.want != nil && err != nil:
+			t.Errorf("%s: %v", tc.in, err)
+		case tc.want != nil && got != *tc.want:
+			t.Errorf("%s: got %+v, want %+v", tc.in, got, *tc.want)
+		}
 	}
 }
