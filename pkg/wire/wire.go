@@ -42,16 +42,23 @@ type Hello struct {
 
 // Offer lists chunk IDs of a snapshot the sender is about to send.
 type Offer struct {
-	Version  int        `json:"version"`
-	Dataset  string     `json:"dataset"`
-	Snapshot string     `json:"snapshot"`
-	Chunks   []chunk.ID `json:"chunks"`
+	Version  int    `json:"version"`
+	Dataset  string `json:"dataset"`
+	Snapshot string `json:"snapshot"`
+	// Base, when set, names a snapshot the sender believes the receiver
+	// holds: the offers then list only the chunks the snapshot does not
+	// share with Base, and the receiver says whether it holds Base.
+	Base   string     `json:"base,omitempty"`
+	Chunks []chunk.ID `json:"chunks"`
 }
 
 // Want is the receiver's answer to an [Offer]: the offered chunks it
 // lacks, in the order offered.
 type Want struct {
 	Missing []chunk.ID `json:"missing"`
+	// BaseMissing is true when the offer named a Base snapshot the
+	// receiver does not hold: the sender must offer every chunk instead.
+	BaseMissing bool `json:"base_missing,omitempty"`
 }
 
 // Received reports what the receiver made durable of a chunk stream.

@@ -41,7 +41,9 @@ func TestGolden(t *testing.T) {
 	}{
 		{"hello", wire.Hello{Version: wire.Version, Host: "host-b", Polynomial: 0x3DA3358B4DC173, Encrypted: true}, &wire.Hello{}},
 		{"offer", wire.Offer{Version: wire.Version, Dataset: "robust-db", Snapshot: rec.ID, Chunks: []chunk.ID{id(1), id(2)}}, &wire.Offer{}},
+		{"offer-base", wire.Offer{Version: wire.Version, Dataset: "robust-db", Snapshot: rec.ID, Base: rec.Parent, Chunks: []chunk.ID{id(2)}}, &wire.Offer{}},
 		{"want", wire.Want{Missing: []chunk.ID{id(2)}}, &wire.Want{}},
+		{"want-base-missing", wire.Want{Missing: []chunk.ID{}, BaseMissing: true}, &wire.Want{}},
 		{"received", wire.Received{Chunks: 1, Bytes: 1234}, &wire.Received{}},
 		{"commit", wire.Commit{Version: wire.Version, Record: rec}, &wire.Commit{}},
 		{"committed", wire.Committed{Snapshot: rec.ID, WarmCopy: true}, &wire.Committed{}},

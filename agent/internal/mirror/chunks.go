@@ -15,28 +15,49 @@ import (
 // offerBatch is how many chunk IDs go in one offer.
 const offerBatch = 4096
 
-// forEachBatch walks rec's manifest and calls fn with its file chunks,
-// each once, in batches of at most offerBatch, then with the manifest's
-// own chunks. Memory holds the set of IDs seen (32 bytes each).
-func forEachBatch(ctx context.Context, st *store.Store, rec *snapshot.Record, fn func([]chunk.ID) error) error {
-	seen := make(map[chunk.ID]struct{})
-	batch := make([]chunk.ID, 0, offerBatch)
-	add := func(id chunk.ID) error {
-		if _, ok := seen[id]; ok {
-			return nil
-		}
-		seen[id] = struct{}{}
-		batch = append(batch, id)
-		if len(batch) == offerBatch {
-			err := fn(batch)
-			batch = batch[:0]
-			return err
-		}
+// batcher hands chunk IDs to fn in batches of at most offerBatch, each ID
+// once. Memory holds the set of IDs seen (32 bytes each).
+type batcher struct {
+	seen  map[chunk.ID]struct{}
+	batch []chunk.ID
+	fn    func([]chunk.ID) error
+}
+
+func newBatcher(fn func([]chunk.ID) error) *batcher {
+	return &batcher{seen: make(map[chunk.ID]struct{}), batch: make([]chunk.ID, 0, offerBatch), fn: fn}
+}
+
+func (b *batcher) add(id chunk.ID) error {
+	if _, ok := b.seen[id]; ok {
 		return nil
 	}
+	b.seen[id] = struct{}{}
+	b.batch = append(b.batch, id)
+	if len(b.batch) == offerBatch {
+		err := b.fn(b.batch)
+		b.batch = b.batch[:0]
+		return err
+	}
+	return nil
+}
+
+func (b *batcher) flush() error {
+	if len(b.batch) == 0 {
+		return nil
+	}
+	err := b.fn(b.batch)
+	b.batch = b.batch[:0]
+	return err
+}
+
+// forEachBatch walks rec's manifest and calls fn with its file chunks,
+// each once, in batches of at most offerBatch, then with the manifest's
+// own chunks.
+func forEachBatch(ctx context.Context, st *store.Store, rec *snapshot.Record, fn func([]chunk.ID) error) error {
+	b := newBatcher(fn)
 	err := walk(ctx, st, rec, func(n *snapshot.Node) error {
 		for _, c := range n.Chunks {
-			if err := add(c.ID); err != nil {
+			if err := b.add(c.ID); err != nil {
 				return err
 			}
 		}
@@ -46,12 +67,108 @@ func forEachBatch(ctx context.Context, st *store.Store, rec *snapshot.Record, fn
 		return err
 	}
 	for _, id := range rec.Tree {
-		if err := add(id); err != nil {
+		if err := b.add(id); err != nil {
 			return err
 		}
 	}
-	if len(batch) > 0 {
-		return fn(batch)
+	return b.flush()
+}
+
+// forEachDelta is forEachBatch for a receiver that holds base (in practice
+// rec's parent): it hands fn only the chunks of rec that base does not
+// reference at the same path, and the manifest chunks base's manifest
+// lacks. Unchanged files cost a comparison of their chunk lists; a
+// database file with a few rewritten pages costs its new chunks. Both
+// manifests are walked in step, in their common path order.
+func forEachDelta(ctx context.Context, st *store.Store, base, rec *snapshot.Record, fn func([]chunk.ID) error) error {
+	bd, err := openTree(ctx, st, base)
+	if err != nil {
+		return err
+	}
+	cur := &cursor{dec: bd}
+	b := newBatcher(fn)
+	err = walk(ctx, st, rec, func(n *snapshot.Node) error {
+		old := cur.find(n.Path)
+		if len(n.Chunks) == 0 || (old != nil && sameChunks(n.Chunks, old.Chunks)) {
+			return nil
+		}
+		var had map[chunk.ID]struct{}
+		if old != nil {
+			had = make(map[chunk.ID]struct{}, len(old.Chunks))
+			for _, c := range old.Chunks {
+				had[c.ID] = struct{}{}
+			}
+		}
+		for _, c := range n.Chunks {
+			if _, ok := had[c.ID]; ok {
+				continue
+			}
+			if err := b.add(c.ID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	had := make(map[chunk.ID]struct{}, len(base.Tree))
+	for _, id := range base.Tree {
+		had[id] = struct{}{}
+	}
+	for _, id := range rec.Tree {
+		if _, ok := had[id]; ok {
+			continue
+		}
+		if err := b.add(id); err != nil {
+			return err
+		}
+	}
+	return b.flush()
+}
+
+func sameChunks(a, b []snapshot.ChunkRef) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].ID != b[i].ID {
+			return false
+		}
+	}
+	return true
+}
+
+// cursor walks a manifest in step with another one.
+type cursor struct {
+	dec  *snapshot.Decoder
+	next *snapshot.Node
+	done bool
+}
+
+// find returns the node at path, or nil. Calls must come in manifest
+// order. A damaged manifest just ends the lookups: what follows then
+// counts as new.
+func (c *cursor) find(path string) *snapshot.Node {
+	for !c.done {
+		if c.next == nil {
+			n, err := c.dec.Next()
+			if err != nil {
+				c.done = true
+				return nil
+			}
+			c.next = n
+		}
+		switch cmp := snapshot.Compare(c.next.Path, path); {
+		case cmp < 0:
+			c.next = nil
+		case cmp == 0:
+			n := c.next
+			c.next = nil
+			return n
+		default:
+			return nil
+		}
 	}
 	return nil
 }
@@ -60,18 +177,9 @@ func forEachBatch(ctx context.Context, st *store.Store, rec *snapshot.Record, fn
 // transaction rather than one per chunk (a manifest of a large dataset has
 // hundreds of chunks, and both ends of a transfer walk it).
 func walk(ctx context.Context, st *store.Store, rec *snapshot.Record, fn func(*snapshot.Node) error) error {
-	locs, ok, err := st.Locate(ctx, rec.Tree)
+	d, err := openTree(ctx, st, rec)
 	if err != nil {
 		return err
-	}
-	for i, id := range rec.Tree {
-		if !ok[i] {
-			return fmt.Errorf("%w: snapshot %s needs %s", snapshot.ErrIncomplete, snapshot.ShortID(rec.ID), id.Short())
-		}
-	}
-	d, err := snapshot.NewDecoder(&treeReader{ctx: ctx, st: st, ids: rec.Tree, locs: locs})
-	if err != nil {
-		return fmt.Errorf("snapshot %s: %w", snapshot.ShortID(rec.ID), err)
 	}
 	for {
 		n, err := d.Next()
@@ -85,6 +193,24 @@ func walk(ctx context.Context, st *store.Store, rec *snapshot.Record, fn func(*s
 			return err
 		}
 	}
+}
+
+// openTree returns a decoder of rec's manifest.
+func openTree(ctx context.Context, st *store.Store, rec *snapshot.Record) (*snapshot.Decoder, error) {
+	locs, ok, err := st.Locate(ctx, rec.Tree)
+	if err != nil {
+		return nil, err
+	}
+	for i, id := range rec.Tree {
+		if !ok[i] {
+			return nil, fmt.Errorf("%w: snapshot %s needs %s", snapshot.ErrIncomplete, snapshot.ShortID(rec.ID), id.Short())
+		}
+	}
+	d, err := snapshot.NewDecoder(&treeReader{ctx: ctx, st: st, ids: rec.Tree, locs: locs})
+	if err != nil {
+		return nil, fmt.Errorf("snapshot %s: %w", snapshot.ShortID(rec.ID), err)
+	}
+	return d, nil
 }
 
 // treeReader concatenates located manifest chunks, each checked against

@@ -88,9 +88,12 @@ func (c *Client) Close() { c.hc.CloseIdleConnections() }
 // Result reports one Send.
 type Result struct {
 	Snapshot string
-	// Chunks the snapshot has; Sent of them were missing on the receiver
+	// Chunks is how many chunk IDs were offered: all of the snapshot's,
+	// or, when Base is set, those it does not share with Base (its parent,
+	// which the receiver holds). Sent of them were missing on the receiver
 	// and sent, BytesSent their stored bytes.
 	Chunks    int
+	Base      string
 	Sent      int
 	BytesSent int64
 	Committed wire.Committed
@@ -122,43 +125,102 @@ func (c *Client) Send(ctx context.Context, st *store.Store, rec *snapshot.Record
 		return nil, fmt.Errorf("%w (receiver %s)", ErrEncryption, h.Host)
 	}
 	res := &Result{Snapshot: rec.ID}
-	c.phase("offer", 0)
-	// Offer everything first, then send what is missing in one stream, so
-	// the receiver makes it durable once rather than once per batch.
-	var missing []chunk.ID
-	err = forEachBatch(ctx, st, rec, func(ids []chunk.ID) error {
-		res.Chunks += len(ids)
-		var want wire.Want
-		if err := c.call(ctx, http.MethodPost, wire.PathOffer, wire.Offer{Version: wire.Version, Dataset: rec.Dataset, Snapshot: rec.ID, Chunks: ids}, &want); err != nil {
-			return err
+	base := c.base(ctx, st, rec)
+	for {
+		err := c.transfer(ctx, st, rec, base, res)
+		if errors.Is(err, errBaseMissing) {
+			// The receiver lacks the base: offer everything.
+			base = nil
+			continue
 		}
-		missing = append(missing, want.Missing...)
-		return nil
-	})
-	if err != nil {
-		return res, err
-	}
-	if len(missing) > 0 {
-		c.phase("chunks", len(missing))
-		n, err := c.sendChunks(ctx, st, missing)
-		res.BytesSent += n
 		if err != nil {
 			return res, err
 		}
-		res.Sent = len(missing)
-	}
-	c.phase("commit", 0)
-	if err := c.call(ctx, http.MethodPost, wire.PathCommit, wire.Commit{Version: wire.Version, Record: rec}, &res.Committed); err != nil {
+		c.phase("commit", 0)
+		err = c.call(ctx, http.MethodPost, wire.PathCommit, wire.Commit{Version: wire.Version, Record: rec}, &res.Committed)
 		var re *RemoteError
 		if errors.As(err, &re) && re.Code == wire.CodeIncomplete {
+			if base != nil {
+				// The receiver no longer holds all of the base's
+				// chunks (or ignored it): offer everything.
+				base = nil
+				continue
+			}
 			return res, fmt.Errorf("%w: %s", ErrIncomplete, re.Message)
 		}
-		return res, err
+		if err != nil {
+			return res, err
+		}
+		break
 	}
 	res.Duration = time.Since(start)
 	c.opts.Logger.Debug("snapshot mirrored", "dataset", rec.Dataset, "snapshot", snapshot.ShortID(rec.ID),
 		"chunks", res.Chunks, "sent", res.Sent, "bytes", res.BytesSent, "took", res.Duration)
 	return res, nil
+}
+
+// errBaseMissing is the receiver's answer to offers against a base it
+// does not hold.
+var errBaseMissing = errors.New("mirror: receiver lacks the base snapshot")
+
+// base returns rec's parent when this store still holds it, so that the
+// offers can leave out what the two share; nil otherwise.
+func (c *Client) base(ctx context.Context, st *store.Store, rec *snapshot.Record) *snapshot.Record {
+	if rec.Parent == "" {
+		return nil
+	}
+	p, err := snapshot.Load(ctx, st, rec.Parent)
+	if err != nil || p.Dataset != rec.Dataset {
+		return nil
+	}
+	return p
+}
+
+// transfer offers rec's chunks (only those it does not share with base,
+// when base is set) and sends what the receiver lacks. Offers come first,
+// then one stream of chunks, so the receiver makes them durable once
+// rather than once per batch.
+func (c *Client) transfer(ctx context.Context, st *store.Store, rec, base *snapshot.Record, res *Result) error {
+	c.phase("offer", 0)
+	res.Chunks, res.Base = 0, ""
+	var missing []chunk.ID
+	offer := func(ids []chunk.ID) error {
+		res.Chunks += len(ids)
+		o := wire.Offer{Version: wire.Version, Dataset: rec.Dataset, Snapshot: rec.ID, Chunks: ids}
+		if base != nil {
+			o.Base = base.ID
+		}
+		var want wire.Want
+		if err := c.call(ctx, http.MethodPost, wire.PathOffer, o, &want); err != nil {
+			return err
+		}
+		if want.BaseMissing && base != nil {
+			return errBaseMissing
+		}
+		missing = append(missing, want.Missing...)
+		return nil
+	}
+	var err error
+	if base != nil {
+		res.Base = base.ID
+		err = forEachDelta(ctx, st, base, rec, offer)
+	} else {
+		err = forEachBatch(ctx, st, rec, offer)
+	}
+	if err != nil {
+		return err
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	c.phase("chunks", len(missing))
+	n, err := c.sendChunks(ctx, st, missing)
+	res.BytesSent += n
+	if err != nil {
+		return err
+	}
+	res.Sent += len(missing)
+	return nil
 }
 
 // Pull asks the agent to send its latest snapshot of dataset to host

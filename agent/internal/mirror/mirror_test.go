@@ -91,9 +91,10 @@ func TestMirrorKeepsWarmCopy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !res.Committed.WarmCopy || res.Sent != res.Chunks {
+	if !res.Committed.WarmCopy || res.Sent != res.Chunks || res.Base != "" {
 		t.Fatalf("first mirror: %+v", res)
 	}
+	all := res.Chunks
 	sameTree(t, src, warm)
 
 	// Change a little: one file rewritten in part, one added, one removed.
@@ -107,10 +108,26 @@ func TestMirrorKeepsWarmCopy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Sent == 0 || res.Sent >= res.Chunks {
-		t.Errorf("second mirror sent %d of %d chunks, want only the changed ones", res.Sent, res.Chunks)
+	if res.Base != rec.ID || res.Sent == 0 || res.Sent > res.Chunks || res.Chunks >= all {
+		t.Errorf("second mirror offered %d chunks against base %q and sent %d, want only the changed ones against %s", res.Chunks, res.Base, res.Sent, rec.ID)
 	}
 	sameTree(t, src, warm)
+
+	// A receiver without the parent gets every chunk offered.
+	fresh := openStore(t, t.TempDir())
+	addr2 := receiver(t, fresh, c, "host-b", mirror.ServerConfig{}, nil)
+	cl2 := mirror.NewClient(addr2, mirror.ClientOptions{TLS: c.creds(t, "host-a").ClientTLS("host-b"), Logger: testLogger(t)})
+	defer cl2.Close()
+	res, err = cl2.Send(t.Context(), a, rec2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Base != "" || res.Sent != res.Chunks {
+		t.Errorf("mirror to a receiver without the parent: %+v, want every chunk offered and sent", res)
+	}
+	if err := mirror.Complete(t.Context(), fresh, rec2); err != nil {
+		t.Error(err)
+	}
 
 	// Sending again changes nothing and sends nothing.
 	res, err = cl.Send(t.Context(), a, rec2)

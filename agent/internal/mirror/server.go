@@ -107,6 +107,12 @@ func (s *Server) offer(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, wire.CodeBadRequest, fmt.Sprintf("offer of %d chunks exceeds %d", len(o.Chunks), wire.MaxOfferIDs))
 		return
 	}
+	if o.Base != "" {
+		if _, err := snapshot.Load(r.Context(), s.cfg.Store, o.Base); err != nil {
+			writeJSON(w, http.StatusOK, wire.Want{Missing: []chunk.ID{}, BaseMissing: true})
+			return
+		}
+	}
 	missing, err := s.cfg.Store.Missing(r.Context(), o.Chunks)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, wire.CodeStore, err.Error())
@@ -287,7 +293,17 @@ func (s *Server) pull(w http.ResponseWriter, r *http.Request) {
 // Complete checks that st holds every chunk rec needs: its manifest's
 // and every file's. It returns an error wrapping snapshot.ErrIncomplete
 // otherwise.
+//
+// When st holds rec's parent, only the chunks rec does not share with it
+// are looked up: the parent was complete when it was committed, and a
+// prune keeps every chunk a listed snapshot references.
 func Complete(ctx context.Context, st *store.Store, rec *snapshot.Record) error {
+	var base *snapshot.Record
+	if rec.Parent != "" {
+		if p, err := snapshot.Load(ctx, st, rec.Parent); err == nil && p.Dataset == rec.Dataset {
+			base = p
+		}
+	}
 	missing, err := st.Missing(ctx, rec.Tree)
 	if err != nil {
 		return err
@@ -296,11 +312,16 @@ func Complete(ctx context.Context, st *store.Store, rec *snapshot.Record) error 
 		return fmt.Errorf("%w: snapshot %s lacks %d manifest chunks", snapshot.ErrIncomplete, snapshot.ShortID(rec.ID), len(missing))
 	}
 	lacking := 0
-	err = forEachBatch(ctx, st, rec, func(ids []chunk.ID) error {
+	check := func(ids []chunk.ID) error {
 		m, err := st.Missing(ctx, ids)
 		lacking += len(m)
 		return err
-	})
+	}
+	if base != nil {
+		err = forEachDelta(ctx, st, base, rec, check)
+	} else {
+		err = forEachBatch(ctx, st, rec, check)
+	}
 	if err != nil {
 		return err
 	}
