@@ -3,8 +3,10 @@
 // receiver lacks.
 //
 // The sender ([Client.Send]) asks the receiver for its store's polynomial
-// and encryption, offers the snapshot's chunk IDs in batches, streams the
-// missing ones in their stored form (compressed, possibly encrypted: no
+// and encryption, offers the snapshot's chunk IDs in batches (when the
+// receiver holds the snapshot's parent, only those of files that changed
+// since, less the chunks the parent's version of each file already has),
+// streams the missing ones in their stored form (compressed, possibly encrypted: no
 // re-encoding on either side) and then commits the snapshot record. The
 // receiver ([Server]) checks each chunk against its ID before accepting it
 // (store.Writer.PutStored), makes what arrived durable even when the
