@@ -5,19 +5,15 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
-	"unsafe"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/understudy/understudy/pkg/atomicfile"
 	"github.com/understudy/understudy/pkg/chunk"
+	"github.com/understudy/understudy/pkg/directio"
 )
 
 // A pack file is
@@ -154,63 +150,37 @@ func (c *codec) readTrailer(f io.ReaderAt, pid PackID, size int64) ([]packEntry,
 
 // packWriter appends blobs to a temporary pack file.
 //
-// Where the filesystem allows it, the pack is written with O_DIRECT from an
-// aligned buffer: a pack is written once, made durable at once and read
-// back rarely, so copying it through the page cache only costs CPU (on a
-// backup, buffered pack writes were the largest single system-call cost).
-// The unaligned tail is written through the page cache when the pack is
-// finished.
+// The pack is written with O_DIRECT where the filesystem allows it
+// ([directio.Writer]): a pack is written once, made durable at once and
+// read back rarely, so copying it through the page cache only costs CPU
+// (on a backup, buffered pack writes were the largest single system-call
+// cost).
 type packWriter struct {
 	id      PackID
 	f       *os.File
 	tmp     string
-	direct  bool
-	buf     []byte // write buffer, flushed in whole multiples of directAlign
+	w       *directio.Writer
 	size    int64
 	entries []packEntry
 }
 
-const (
-	// directAlign is the alignment O_DIRECT needs of buffers, lengths
-	// and offsets (the largest logical block size in common use).
-	directAlign = 4096
-	packBufSize = 4 << 20
-)
+// packBufSize is the write buffer of a pack: the size of its direct writes.
+const packBufSize = 4 << 20
 
 func newPackWriter(dir string) (*packWriter, error) {
 	id := newPackID()
 	tmp := filepath.Join(dir, tmpDir, id.String()+".pack.tmp")
-	f, direct, err := createPack(tmp)
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("store: new pack: %w", err)
 	}
-	pw := &packWriter{id: id, f: f, tmp: tmp, direct: direct, buf: alignedBuf(packBufSize)[:0]}
-	pw.buf = append(pw.buf, packMagic...)
+	pw := &packWriter{id: id, f: f, tmp: tmp, w: directio.NewWriter(f, directio.AlignedBuf(packBufSize))}
+	if _, err := pw.w.Write(packMagic); err != nil {
+		pw.abort()
+		return nil, fmt.Errorf("store: new pack: %w", err)
+	}
 	pw.size = int64(len(packMagic))
 	return pw, nil
-}
-
-// createPack creates a new pack file, with O_DIRECT if the filesystem
-// supports it.
-func createPack(name string) (*os.File, bool, error) {
-	const flags = os.O_WRONLY | os.O_CREATE | os.O_EXCL
-	f, err := os.OpenFile(name, flags|syscall.O_DIRECT, 0o600)
-	if err == nil {
-		return f, true, nil
-	}
-	if !errors.Is(err, syscall.EINVAL) {
-		return nil, false, err
-	}
-	f, err = os.OpenFile(name, flags, 0o600)
-	return f, false, err
-}
-
-// alignedBuf returns an n-byte slice whose first byte is aligned to
-// directAlign.
-func alignedBuf(n int) []byte {
-	b := make([]byte, n+directAlign)
-	off := int(-uintptr(unsafe.Pointer(&b[0])) & (directAlign - 1))
-	return b[off : off+n : off+n]
 }
 
 func (pw *packWriter) add(id chunk.ID, stored []byte, rawLen int) error {
@@ -218,78 +188,8 @@ func (pw *packWriter) add(id chunk.ID, stored []byte, rawLen int) error {
 		Pack: pw.id, Offset: uint32(pw.size), Length: uint32(len(stored)), RawLength: uint32(rawLen),
 	}})
 	pw.size += int64(len(stored))
-	return pw.appendRaw(stored)
-}
-
-// appendRaw copies data into the buffer, writing it out whenever it fills.
-func (pw *packWriter) appendRaw(stored []byte) error {
-	for len(stored) > 0 {
-		n := min(len(stored), cap(pw.buf)-len(pw.buf))
-		pw.buf = append(pw.buf, stored[:n]...)
-		stored = stored[n:]
-		if len(pw.buf) == cap(pw.buf) {
-			if err := pw.flush(len(pw.buf)); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// flush writes the first n bytes of the buffer (a multiple of directAlign
-// unless the file is not in direct mode) and keeps the rest.
-func (pw *packWriter) flush(n int) error {
-	if n == 0 {
-		return nil
-	}
-	if _, err := pw.f.Write(pw.buf[:n]); err != nil {
-		return err
-	}
-	pw.buf = pw.buf[:copy(pw.buf, pw.buf[n:])]
-	return nil
-}
-
-// flushAll writes what the buffer holds: the aligned part directly, the
-// tail after leaving direct mode.
-func (pw *packWriter) flushAll() error {
-	if pw.direct {
-		if err := pw.flush(len(pw.buf) &^ (directAlign - 1)); err != nil {
-			return err
-		}
-		if len(pw.buf) > 0 {
-			if err := setDirect(pw.f, false); err != nil {
-				return err
-			}
-			pw.direct = false
-		}
-	}
-	return pw.flush(len(pw.buf))
-}
-
-// setDirect turns O_DIRECT on or off for an open file.
-func setDirect(f *os.File, on bool) error {
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var serr error
-	err = rc.Control(func(fd uintptr) {
-		fl, err := unix.FcntlInt(fd, unix.F_GETFL, 0)
-		if err != nil {
-			serr = err
-			return
-		}
-		if on {
-			fl |= unix.O_DIRECT
-		} else {
-			fl &^= unix.O_DIRECT
-		}
-		_, serr = unix.FcntlInt(fd, unix.F_SETFL, fl)
-	})
-	if err != nil {
-		return err
-	}
-	return serr
+	_, err := pw.w.Write(stored)
+	return err
 }
 
 // finish writes the trailer, syncs the file, and renames it into packs/.
@@ -300,9 +200,9 @@ func (pw *packWriter) finish(c *codec, dir string) (PackInfo, error) {
 	footer := append(sealed, binary.LittleEndian.AppendUint32(nil, uint32(len(sealed)))...)
 	footer = append(footer, packEnd...)
 	pw.size += int64(len(footer))
-	err := pw.appendRaw(footer)
+	_, err := pw.w.Write(footer)
 	if err == nil {
-		err = pw.flushAll()
+		err = pw.w.Flush()
 	}
 	if err == nil {
 		err = pw.f.Sync()

@@ -5,9 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"unsafe"
 
 	"github.com/understudy/understudy/pkg/chunk"
+	"github.com/understudy/understudy/pkg/directio"
 )
 
 // TestPackWriterLayout writes packs whose blobs straddle the write buffer
@@ -22,9 +22,9 @@ func TestPackWriterLayout(t *testing.T) {
 	defer c.close()
 	for _, sizes := range [][]int{
 		{1},
-		{directAlign - len(packMagic)},
+		{directio.Align - len(packMagic)},
 		{100, packBufSize, 3, packBufSize - 7, 2 * packBufSize, 5000},
-		{packBufSize + directAlign, 1},
+		{packBufSize + directio.Align, 1},
 	} {
 		dir := t.TempDir()
 		if err := os.MkdirAll(filepath.Join(dir, tmpDir), 0o700); err != nil {
@@ -34,7 +34,7 @@ func TestPackWriterLayout(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("sizes %v: direct I/O %v", sizes, pw.direct)
+		t.Logf("sizes %v: direct I/O %v", sizes, pw.w.Direct())
 		var blobs [][]byte
 		for i, n := range sizes {
 			b := randomData(uint64(i), n, false)
@@ -76,17 +76,5 @@ func TestPackWriterLayout(t *testing.T) {
 			}
 		}
 		f.Close()
-	}
-}
-
-func TestAlignedBuf(t *testing.T) {
-	for range 10 {
-		b := alignedBuf(3 * directAlign)
-		if len(b) != 3*directAlign || cap(b) != 3*directAlign {
-			t.Fatalf("len %d cap %d", len(b), cap(b))
-		}
-		if p := uintptr(unsafe.Pointer(&b[0])); p%directAlign != 0 {
-			t.Fatalf("buffer at %#x is not aligned", p)
-		}
 	}
 }
