@@ -62,6 +62,8 @@ func (r *restorer) replaceFile(ctx context.Context, n *snapshot.Node, locs map[c
 	if err := f.Truncate(n.Size); err != nil {
 		return 0, false, fmt.Errorf("restore: %w", err)
 	}
+	cw := newChunkWriter(f, n)
+	defer cw.finish()
 	var buf []byte
 	pos := int64(0)
 	for _, c := range n.Chunks {
@@ -75,8 +77,8 @@ func (r *restorer) replaceFile(ctx context.Context, n *snapshot.Node, locs map[c
 		buf = buf[:c.Length]
 		if old != nil {
 			if _, err := old.ReadAt(buf, c.Offset); err == nil && chunk.Sum(buf) == c.ID {
-				if _, err := f.WriteAt(buf, c.Offset); err != nil {
-					return written, false, fmt.Errorf("restore: %w", err)
+				if err := cw.writeAt(buf, c.Offset); err != nil {
+					return written, false, err
 				}
 				continue
 			}
@@ -88,10 +90,13 @@ func (r *restorer) replaceFile(ctx context.Context, n *snapshot.Node, locs map[c
 		if int64(len(buf)) != c.Length {
 			return written, false, fmt.Errorf("%w: %s: chunk %s has %d bytes, manifest says %d", snapshot.ErrBadManifest, n.Path, c.ID.Short(), len(buf), c.Length)
 		}
-		if _, err := f.WriteAt(buf, c.Offset); err != nil {
-			return written, false, fmt.Errorf("restore: %w", err)
+		if err := cw.writeAt(buf, c.Offset); err != nil {
+			return written, false, err
 		}
 		written += c.Length
+	}
+	if err := cw.finish(); err != nil {
+		return written, false, err
 	}
 	if err := f.Sync(); err != nil {
 		return written, false, fmt.Errorf("restore: %w", err)

@@ -80,6 +80,11 @@ func (r *restorer) writeFile(ctx context.Context, n *snapshot.Node, locs map[chu
 	if err := f.Truncate(n.Size); err != nil {
 		return 0, false, false, fmt.Errorf("restore: %w", err)
 	}
+	var cw *chunkWriter
+	if !exists {
+		cw = newChunkWriter(f, n)
+		defer cw.finish()
+	}
 	var buf, old []byte
 	pos := int64(0)
 	for _, c := range n.Chunks {
@@ -108,10 +113,20 @@ func (r *restorer) writeFile(ctx context.Context, n *snapshot.Node, locs map[chu
 		if int64(len(buf)) != c.Length {
 			return written, false, false, fmt.Errorf("%w: %s: chunk %s has %d bytes, manifest says %d", snapshot.ErrBadManifest, n.Path, c.ID.Short(), len(buf), c.Length)
 		}
-		if _, err := f.WriteAt(buf, c.Offset); err != nil {
-			return written, false, false, fmt.Errorf("restore: %w", err)
+		if cw != nil {
+			err = cw.writeAt(buf, c.Offset)
+		} else if _, err = f.WriteAt(buf, c.Offset); err != nil {
+			err = fmt.Errorf("restore: %w", err)
+		}
+		if err != nil {
+			return written, false, false, err
 		}
 		written += c.Length
+	}
+	if cw != nil {
+		if err := cw.finish(); err != nil {
+			return written, false, false, err
+		}
 	}
 	if exists && pos < n.Size {
 		if err := zeroRange(f, pos, n.Size-pos); err != nil {
