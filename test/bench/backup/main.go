@@ -91,8 +91,8 @@ func bench(ctx context.Context, c config) (string, error) {
 	if c.base == "" {
 		c.base = os.TempDir()
 	}
-	// The dataset, one store per tool and repetition, and a restore.
-	need := c.size * int64(3+len(ts)*c.reps) * 11 / 10
+	// The dataset, and one store and one restore per tool and repetition.
+	need := c.size * int64(3+2*len(ts)*c.reps) * 11 / 10
 	free, err := freeSpace(c.base)
 	if err != nil {
 		return "", err
@@ -197,10 +197,15 @@ func bench(ctx context.Context, c config) (string, error) {
 			logf("%-10s rep %d: second backup %.1fs (%.1fs CPU), %d MiB peak RSS, added %.1f MB", t.name, rep+1, m.Seconds, m.CPU, m.RSS>>20, float64(du-r.firstSize[rep])/1e6)
 		}
 	}
-	dst := filepath.Join(work, "restore")
+	// Every restore gets a directory of its own, removed only with the
+	// work directory: on ext4 without a journal, creating files within
+	// seconds of deleting many others costs a scan of the recently deleted
+	// inodes in the kernel, which grew with every removed restore and fell
+	// on whichever tool came next.
 	for rep := range c.reps {
 		for _, t := range order(rep) {
 			r := res[t.name]
+			dst := filepath.Join(work, fmt.Sprintf("restore-%s-%d", t.name, rep))
 			if err := os.MkdirAll(dst, 0o755); err != nil {
 				return "", err
 			}
@@ -223,9 +228,6 @@ func bench(ctx context.Context, c config) (string, error) {
 			}
 			r.restore = append(r.restore, m)
 			logf("%-10s rep %d: restore %.1fs (%.1fs CPU), %d MiB peak RSS, matches the source", t.name, rep+1, m.Seconds, m.CPU, m.RSS>>20)
-			if err := os.RemoveAll(dst); err != nil {
-				return "", err
-			}
 		}
 	}
 	for _, t := range ts {
