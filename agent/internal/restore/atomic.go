@@ -25,7 +25,7 @@ const tmpPrefix = ".understudy-tmp-"
 // the file is built under a temporary name — chunks that match the old
 // file are copied from it, the others fetched — synced, given its
 // metadata and renamed over the old one.
-func (r *restorer) replaceFile(ctx context.Context, n *snapshot.Node, locs map[chunk.ID]store.Location, sameSize bool) (written int64, unchanged bool, err error) {
+func (r *restorer) replaceFile(ctx context.Context, n *snapshot.Node, locs map[chunk.ID]store.Location, sameSize bool, wb *workBufs) (written int64, unchanged bool, err error) {
 	var old *os.File
 	if sameSize || n.Size > 0 {
 		old, err = r.root.Open(n.Path)
@@ -64,7 +64,8 @@ func (r *restorer) replaceFile(ctx context.Context, n *snapshot.Node, locs map[c
 	}
 	cw := newChunkWriter(f, n)
 	defer cw.finish()
-	var buf []byte
+	buf := wb.buf
+	defer func() { wb.buf = buf }()
 	pos := int64(0)
 	for _, c := range n.Chunks {
 		if c.Offset < pos || c.Length < 0 || c.Offset+c.Length > n.Size {

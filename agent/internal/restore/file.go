@@ -25,8 +25,8 @@ const (
 // restoreFile writes one file. Store damage is recorded against the file
 // (and the file removed, so no half-restored file is mistaken for good);
 // other errors too, so that one bad file does not stop the rest.
-func (r *restorer) restoreFile(ctx context.Context, n *snapshot.Node, locs map[chunk.ID]store.Location) {
-	written, unchanged, metaSet, err := r.writeFile(ctx, n, locs)
+func (r *restorer) restoreFile(ctx context.Context, n *snapshot.Node, locs map[chunk.ID]store.Location, wb *workBufs) {
+	written, unchanged, metaSet, err := r.writeFile(ctx, n, locs, wb)
 	if err == nil && !metaSet {
 		err = r.setMeta(n)
 	}
@@ -49,7 +49,11 @@ func (r *restorer) restoreFile(ctx context.Context, n *snapshot.Node, locs map[c
 	r.prog.BytesDone.Add(n.Size)
 }
 
-func (r *restorer) writeFile(ctx context.Context, n *snapshot.Node, locs map[chunk.ID]store.Location) (written int64, unchanged, metaSet bool, err error) {
+// workBufs are a worker's chunk buffers, kept from file to file so that
+// restoring allocates only when a larger chunk than any before comes.
+type workBufs struct{ buf, old []byte }
+
+func (r *restorer) writeFile(ctx context.Context, n *snapshot.Node, locs map[chunk.ID]store.Location, wb *workBufs) (written int64, unchanged, metaSet bool, err error) {
 	var existing fs.FileInfo
 	exists, err := r.clear(n.Path, func(fi fs.FileInfo) bool {
 		existing = fi
@@ -64,7 +68,7 @@ func (r *restorer) writeFile(ctx context.Context, n *snapshot.Node, locs map[chu
 		return 0, true, false, nil
 	}
 	if r.opts.Atomic {
-		written, unchanged, err := r.replaceFile(ctx, n, locs, exists && existing.Size() == n.Size)
+		written, unchanged, err := r.replaceFile(ctx, n, locs, exists && existing.Size() == n.Size, wb)
 		return written, unchanged, false, err
 	}
 	var f *os.File
@@ -85,7 +89,8 @@ func (r *restorer) writeFile(ctx context.Context, n *snapshot.Node, locs map[chu
 		cw = newChunkWriter(f, n)
 		defer cw.finish()
 	}
-	var buf, old []byte
+	buf, old := wb.buf, wb.old
+	defer func() { wb.buf, wb.old = buf, old }()
 	pos := int64(0)
 	for _, c := range n.Chunks {
 		if c.Offset < pos || c.Length < 0 || c.Offset+c.Length > n.Size {

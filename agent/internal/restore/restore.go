@@ -217,12 +217,13 @@ func (r *restorer) run(ctx context.Context, rec *snapshot.Record) error {
 	batches := make(chan *fileBatch, 2)
 	for range r.opts.Workers {
 		g.Go(func() error {
+			var wb workBufs
 			for b := range batches {
 				for _, n := range b.nodes {
 					if err := gctx.Err(); err != nil {
 						return err
 					}
-					r.restoreFile(gctx, n, b.locs)
+					r.restoreFile(gctx, n, b.locs, &wb)
 				}
 			}
 			return nil
@@ -522,8 +523,9 @@ func (r *restorer) makeLinks(ctx context.Context, rec *snapshot.Record) error {
 	if err := r.locate(ctx, b); err != nil {
 		return err
 	}
+	var wb workBufs
 	for _, n := range b.nodes {
-		r.restoreFile(ctx, n, b.locs)
+		r.restoreFile(ctx, n, b.locs, &wb)
 	}
 	return nil
 }
