@@ -173,13 +173,14 @@ func aad(flags byte, id []byte) []byte {
 // open decodes a stored blob named id, checks that its plaintext hashes to
 // id and returns the plaintext (appended to dst[:0] when it fits).
 func (c *codec) open(dst []byte, id chunk.ID, stored []byte) ([]byte, error) {
-	return c.openBuf(dst, id, stored, false)
+	return c.openBuf(dst, id, stored, false, false)
 }
 
 // openBuf is open; with inPlace it may decrypt inside stored, which the
-// caller then no longer needs.
-func (c *codec) openBuf(dst []byte, id chunk.ID, stored []byte, inPlace bool) ([]byte, error) {
-	plain, err := c.unseal(dst, id[:], stored, inPlace)
+// caller then no longer needs, and with alias it returns an uncompressed
+// plaintext where it lies inside stored rather than copying it to dst.
+func (c *codec) openBuf(dst []byte, id chunk.ID, stored []byte, inPlace, alias bool) ([]byte, error) {
+	plain, err := c.unseal(dst, id[:], stored, inPlace, alias)
 	if err != nil {
 		return nil, err
 	}
@@ -189,7 +190,7 @@ func (c *codec) openBuf(dst []byte, id chunk.ID, stored []byte, inPlace bool) ([
 	return plain, nil
 }
 
-func (c *codec) unseal(dst []byte, name []byte, stored []byte, inPlace bool) ([]byte, error) {
+func (c *codec) unseal(dst []byte, name []byte, stored []byte, inPlace, alias bool) ([]byte, error) {
 	if len(stored) < 1 {
 		return nil, fmt.Errorf("%w: empty blob", ErrCorrupt)
 	}
@@ -224,6 +225,9 @@ func (c *codec) unseal(dst []byte, name []byte, stored []byte, inPlace bool) ([]
 		}
 		return out, nil
 	}
+	if alias {
+		return payload, nil
+	}
 	return append(dst[:0], payload...), nil
 }
 
@@ -246,5 +250,5 @@ func (c *codec) openRecord(name string, stored []byte) ([]byte, error) {
 	if len(stored) > 0 && stored[0]&flagCompressed != 0 {
 		return nil, fmt.Errorf("%w: record %s has unexpected flags", ErrCorrupt, name)
 	}
-	return c.unseal(nil, []byte(name), stored, false)
+	return c.unseal(nil, []byte(name), stored, false, false)
 }

@@ -303,7 +303,7 @@ func (s *Store) ReadAt(id chunk.ID, l Location, dst []byte) ([]byte, error) {
 		return nil, fmt.Errorf("chunk %s: %w", id.Short(), err)
 	}
 	*bp = stored[:0]
-	plain, err := s.codec.openBuf(dst, id, stored, true)
+	plain, err := s.codec.openBuf(dst, id, stored, true, false)
 	if err != nil {
 		return nil, fmt.Errorf("chunk %s in pack %s: %w", id.Short(), l.Pack, err)
 	}
@@ -311,6 +311,38 @@ func (s *Store) ReadAt(id chunk.ID, l Location, dst []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%w: chunk %s in pack %s: length %d, index says %d", ErrCorrupt, id.Short(), l.Pack, len(plain), l.RawLength)
 	}
 	return plain, nil
+}
+
+// ChunkBuf holds one reader's buffers for [Store.ReadChunk], reused from
+// chunk to chunk. The zero value is ready to use; it is not safe for
+// concurrent use.
+type ChunkBuf struct{ stored, plain []byte }
+
+// ReadChunk is [Store.ReadAt] with buffers kept in b: an uncompressed
+// plaintext (incompressible data: the largest chunks) is returned where it
+// was read and decrypted, so a reader holds one chunk-sized buffer rather
+// than two. The result is valid until the next call with b.
+func (s *Store) ReadChunk(id chunk.ID, l Location, b *ChunkBuf) ([]byte, error) {
+	stored, err := s.readStored(l, b.stored)
+	if err != nil {
+		return nil, fmt.Errorf("chunk %s: %w", id.Short(), err)
+	}
+	b.stored = stored[:0]
+	plain, err := s.codec.openBuf(b.plain, id, stored, true, true)
+	if err != nil {
+		return nil, fmt.Errorf("chunk %s in pack %s: %w", id.Short(), l.Pack, err)
+	}
+	if len(plain) != int(l.RawLength) {
+		return nil, fmt.Errorf("%w: chunk %s in pack %s: length %d, index says %d", ErrCorrupt, id.Short(), l.Pack, len(plain), l.RawLength)
+	}
+	if cap(plain) > cap(b.plain) && !sameArray(plain, stored) {
+		b.plain = plain[:0]
+	}
+	return plain, nil
+}
+
+func sameArray(a, b []byte) bool {
+	return cap(a) > 0 && cap(b) > 0 && &a[:cap(a)][cap(a)-1] == &b[:cap(b)][cap(b)-1]
 }
 
 // Get returns chunk id's plaintext, checked against its hash. A pack that

@@ -64,8 +64,8 @@ func (r *restorer) replaceFile(ctx context.Context, n *snapshot.Node, locs map[c
 	}
 	cw := newChunkWriter(f, n)
 	defer cw.finish()
-	buf := wb.buf
-	defer func() { wb.buf = buf }()
+	buf := wb.old
+	defer func() { wb.old = buf }()
 	pos := int64(0)
 	for _, c := range n.Chunks {
 		if c.Offset < pos || c.Length < 0 || c.Offset+c.Length > n.Size {
@@ -84,14 +84,14 @@ func (r *restorer) replaceFile(ctx context.Context, n *snapshot.Node, locs map[c
 				continue
 			}
 		}
-		buf, err = r.fetch(ctx, c.ID, locs, buf)
+		data, err := r.fetch(ctx, c.ID, locs, wb)
 		if err != nil {
 			return written, false, err
 		}
-		if int64(len(buf)) != c.Length {
-			return written, false, fmt.Errorf("%w: %s: chunk %s has %d bytes, manifest says %d", snapshot.ErrBadManifest, n.Path, c.ID.Short(), len(buf), c.Length)
+		if int64(len(data)) != c.Length {
+			return written, false, fmt.Errorf("%w: %s: chunk %s has %d bytes, manifest says %d", snapshot.ErrBadManifest, n.Path, c.ID.Short(), len(data), c.Length)
 		}
-		if err := cw.writeAt(buf, c.Offset); err != nil {
+		if err := cw.writeAt(data, c.Offset); err != nil {
 			return written, false, err
 		}
 		written += c.Length

@@ -50,8 +50,12 @@ func (r *restorer) restoreFile(ctx context.Context, n *snapshot.Node, locs map[c
 }
 
 // workBufs are a worker's chunk buffers, kept from file to file so that
-// restoring allocates only when a larger chunk than any before comes.
-type workBufs struct{ buf, old []byte }
+// restoring allocates only when a larger chunk than any before comes: cb
+// for chunks read from the store, old for a target file's present content.
+type workBufs struct {
+	cb  store.ChunkBuf
+	old []byte
+}
 
 func (r *restorer) writeFile(ctx context.Context, n *snapshot.Node, locs map[chunk.ID]store.Location, wb *workBufs) (written int64, unchanged, metaSet bool, err error) {
 	var existing fs.FileInfo
@@ -89,8 +93,8 @@ func (r *restorer) writeFile(ctx context.Context, n *snapshot.Node, locs map[chu
 		cw = newChunkWriter(f, n)
 		defer cw.finish()
 	}
-	buf, old := wb.buf, wb.old
-	defer func() { wb.buf, wb.old = buf, old }()
+	old := wb.old
+	defer func() { wb.old = old }()
 	pos := int64(0)
 	for _, c := range n.Chunks {
 		if c.Offset < pos || c.Length < 0 || c.Offset+c.Length > n.Size {
@@ -111,7 +115,7 @@ func (r *restorer) writeFile(ctx context.Context, n *snapshot.Node, locs map[chu
 				continue
 			}
 		}
-		buf, err = r.fetch(ctx, c.ID, locs, buf)
+		buf, err := r.fetch(ctx, c.ID, locs, wb)
 		if err != nil {
 			return written, false, false, err
 		}
@@ -171,14 +175,14 @@ func (r *restorer) setMetaFile(f *os.File, n *snapshot.Node) error {
 
 // fetch reads one chunk, verified against its hash. A chunk whose pack
 // moved under a concurrent prune is looked up again.
-func (r *restorer) fetch(ctx context.Context, id chunk.ID, locs map[chunk.ID]store.Location, buf []byte) ([]byte, error) {
+func (r *restorer) fetch(ctx context.Context, id chunk.ID, locs map[chunk.ID]store.Location, wb *workBufs) ([]byte, error) {
 	l, ok := locs[id]
 	if !ok {
 		return nil, fmt.Errorf("chunk %s: %w", id.Short(), store.ErrNotFound)
 	}
-	out, err := r.st.ReadAt(id, l, buf)
+	out, err := r.st.ReadChunk(id, l, &wb.cb)
 	if err != nil && errors.Is(err, fs.ErrNotExist) {
-		return r.st.Get(ctx, id, buf)
+		return r.st.Get(ctx, id, nil)
 	}
 	return out, err
 }
