@@ -1,6 +1,8 @@
 package store
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -8,9 +10,11 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 
 	bolt "go.etcd.io/bbolt"
+	"golang.org/x/sys/unix"
 
 	"github.com/understudy/understudy/pkg/chunk"
 )
@@ -268,6 +272,53 @@ func (s *Store) dropPackFile(p PackID) {
 		delete(s.files, p)
 	}
 	s.filesMu.Unlock()
+}
+
+// prefetchGap is the largest gap between two blobs of a pack that
+// [Store.Prefetch] reads across rather than asking for two ranges.
+const prefetchGap = 256 << 10
+
+// Prefetch asks the kernel to start reading the blobs at locs into the
+// page cache, so that reading them one by one afterwards does not wait for
+// the disk blob after blob: packs are written around the page cache, and a
+// mirror or restore right after a backup would otherwise read every chunk
+// from the disk with one synchronous request each. Blobs close together
+// in a pack are asked for as one range. It is only advice: errors are
+// ignored.
+func (s *Store) Prefetch(locs []Location) {
+	if len(locs) == 0 {
+		return
+	}
+	ls := slices.Clone(locs)
+	slices.SortFunc(ls, func(a, b Location) int {
+		if c := bytes.Compare(a.Pack[:], b.Pack[:]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Offset, b.Offset)
+	})
+	advise := func(p PackID, off, end int64) {
+		f, err := s.packFile(p)
+		if err != nil {
+			return
+		}
+		if rc, err := f.SyscallConn(); err == nil {
+			_ = rc.Control(func(fd uintptr) {
+				_ = unix.Fadvise(int(fd), off, end-off, unix.FADV_WILLNEED)
+			})
+		}
+	}
+	cur := ls[0]
+	off, end := int64(cur.Offset), int64(cur.Offset)+int64(cur.Length)
+	for _, l := range ls[1:] {
+		lo := int64(l.Offset)
+		if l.Pack == cur.Pack && lo <= end+prefetchGap {
+			end = max(end, lo+int64(l.Length))
+			continue
+		}
+		advise(cur.Pack, off, end)
+		cur, off, end = l, lo, lo+int64(l.Length)
+	}
+	advise(cur.Pack, off, end)
 }
 
 // readStored reads a blob's stored bytes at l into buf (grown if needed).

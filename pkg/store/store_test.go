@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/understudy/understudy/pkg/chunk"
@@ -241,6 +242,8 @@ func TestReadChunk(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Prefetching is advice: a pack that is gone is skipped.
+		s.Prefetch(append(slices.Clone(locs), Location{Pack: newPackID(), Length: 10}))
 		var b ChunkBuf
 		for round := range 2 {
 			for i, id := range ids {

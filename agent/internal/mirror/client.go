@@ -3,6 +3,7 @@ package mirror
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -13,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -238,11 +240,54 @@ func (c *Client) phase(p string, n int) {
 }
 
 // readAhead is how many chunks the sender reads ahead of the connection;
-// locateBatch how many it looks up in one index transaction.
+// locateBatch how many it looks up in one index transaction; the sender
+// keeps the kernel reading up to prefetchBytes of packs ahead of its own
+// reads.
 const (
-	readAhead   = 4
-	locateBatch = 256
+	readAhead     = 4
+	locateBatch   = 256
+	prefetchBytes = 32 << 20
 )
+
+// planned is a chunk to send and where it lies.
+type planned struct {
+	id  chunk.ID
+	loc store.Location
+}
+
+// readPlan locates ids and orders them by pack and offset, so that the
+// packs are read front to back.
+func readPlan(ctx context.Context, st *store.Store, ids []chunk.ID) ([]planned, error) {
+	plan := make([]planned, 0, len(ids))
+	for start := 0; start < len(ids); start += locateBatch {
+		batch := ids[start:min(start+locateBatch, len(ids))]
+		locs, ok, err := st.Locate(ctx, batch)
+		if err != nil {
+			return nil, err
+		}
+		for i, id := range batch {
+			if !ok[i] {
+				return nil, fmt.Errorf("chunk %s: %w", id.Short(), store.ErrNotFound)
+			}
+			plan = append(plan, planned{id, locs[i]})
+		}
+	}
+	slices.SortFunc(plan, func(a, b planned) int {
+		if c := bytes.Compare(a.loc.Pack[:], b.loc.Pack[:]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.loc.Offset, b.loc.Offset)
+	})
+	return plan, nil
+}
+
+func locations(ps []planned) []store.Location {
+	out := make([]store.Location, len(ps))
+	for i, p := range ps {
+		out[i] = p.loc
+	}
+	return out
+}
 
 // sendChunks streams the stored form of ids. A reader goroutine reads
 // chunks at most readAhead ahead of a writer goroutine that frames them
@@ -261,32 +306,41 @@ func (c *Client) sendChunks(ctx context.Context, st *store.Store, ids []chunk.ID
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		defer close(blobs)
-		for start := 0; start < len(ids); start += locateBatch {
-			batch := ids[start:min(start+locateBatch, len(ids))]
-			locs, ok, err := st.Locate(rctx, batch)
-			for i, id := range batch {
-				var b []byte
-				switch {
-				case err != nil:
-				case !ok[i]:
-					err = fmt.Errorf("chunk %s: %w", id.Short(), store.ErrNotFound)
-				default:
-					b, err = st.GetStoredAt(locs[i], nil)
-					if errors.Is(err, fs.ErrNotExist) { // moved by a prune
-						b, err = st.GetStored(rctx, id)
-					}
-					if err != nil {
-						err = fmt.Errorf("chunk %s: %w", id.Short(), err)
-					}
+		send := func(bl blob) bool {
+			select {
+			case blobs <- bl:
+				return bl.err == nil
+			case <-rctx.Done():
+				return false
+			}
+		}
+		plan, err := readPlan(rctx, st, ids)
+		if err != nil {
+			send(blob{err: err})
+			return
+		}
+		// plan[:ahead] has been prefetched, aheadBytes of it not read yet.
+		ahead, aheadBytes := 0, int64(0)
+		for _, p := range plan {
+			if aheadBytes < prefetchBytes/2 && ahead < len(plan) {
+				j := ahead
+				for j < len(plan) && aheadBytes < prefetchBytes {
+					aheadBytes += int64(plan[j].loc.Length)
+					j++
 				}
-				select {
-				case blobs <- blob{id, b, err}:
-				case <-rctx.Done():
-					return
-				}
-				if err != nil {
-					return
-				}
+				st.Prefetch(locations(plan[ahead:j]))
+				ahead = j
+			}
+			aheadBytes -= int64(p.loc.Length)
+			b, err := st.GetStoredAt(p.loc, nil)
+			if errors.Is(err, fs.ErrNotExist) { // moved by a prune
+				b, err = st.GetStored(rctx, p.id)
+			}
+			if err != nil {
+				err = fmt.Errorf("chunk %s: %w", p.id.Short(), err)
+			}
+			if !send(blob{p.id, b, err}) {
+				return
 			}
 		}
 	})
