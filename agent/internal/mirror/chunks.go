@@ -79,11 +79,14 @@ func forEachBatch(ctx context.Context, st *store.Store, rec *snapshot.Record, fn
 // reference at the same path, and the manifest chunks base's manifest
 // lacks. Unchanged files cost a comparison of their chunk lists; a
 // database file with a few rewritten pages costs its new chunks. Both
-// manifests are walked in step, in their common path order.
+// manifests are walked in step, in their common path order. A base whose
+// manifest cannot be read counts as empty.
 func forEachDelta(ctx context.Context, st *store.Store, base, rec *snapshot.Record, fn func([]chunk.ID) error) error {
 	bd, err := openTree(ctx, st, base)
 	if err != nil {
-		return err
+		// The base's manifest is damaged or incomplete here: compare
+		// with nothing.
+		return forEachBatch(ctx, st, rec, fn)
 	}
 	cur := newCursor(bd)
 	defer cur.close()

@@ -322,3 +322,68 @@ func TestCommitWithoutChunksRefused(t *testing.T) {
 		t.Errorf("receiver saved %v", recs)
 	}
 }
+
+// TestDeltaOffers checks what a send against the parent offers: the new
+// chunks of changed files and nothing of unchanged ones, each chunk the
+// full walk would offer and the parent lacks; and every chunk when the
+// parent's manifest cannot be read.
+func TestDeltaOffers(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	src := t.TempDir()
+	genTree(t, src, 3, 4<<20)
+	st := openStore(t, t.TempDir())
+	rec1 := snap(t, st, src)
+	f, err := os.OpenFile(filepath.Join(src, "regiona", "filea.bin"), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteAt(bytes.Repeat([]byte("changed"), 1000), 4096)
+	f.Close()
+	rec2 := snap(t, st, src)
+
+	collect := func(each func(func([]chunk.ID) error) error) map[chunk.ID]bool {
+		got := map[chunk.ID]bool{}
+		if err := each(func(ids []chunk.ID) error {
+			for _, id := range ids {
+				if got[id] {
+					t.Errorf("chunk %s offered twice", id.Short())
+				}
+				got[id] = true
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	old := collect(func(fn func([]chunk.ID) error) error { return mirror.ForEachBatch(ctx, st, rec1, fn) })
+	all := collect(func(fn func([]chunk.ID) error) error { return mirror.ForEachBatch(ctx, st, rec2, fn) })
+	delta := collect(func(fn func([]chunk.ID) error) error { return mirror.ForEachDelta(ctx, st, rec1, rec2, fn) })
+	want := map[chunk.ID]bool{}
+	for id := range all {
+		if !old[id] {
+			want[id] = true
+		}
+	}
+	if len(want) == 0 || len(delta) < len(want) || len(delta) >= len(all) {
+		t.Fatalf("delta offered %d of %d chunks; %d are new", len(delta), len(all), len(want))
+	}
+	for id := range want {
+		if !delta[id] {
+			t.Errorf("new chunk %s not offered", id.Short())
+		}
+	}
+	for id := range delta {
+		if !all[id] {
+			t.Errorf("chunk %s offered but not in the snapshot", id.Short())
+		}
+	}
+
+	broken := *rec1
+	broken.Tree = []chunk.ID{chunk.Sum([]byte("no such manifest chunk"))}
+	full := collect(func(fn func([]chunk.ID) error) error { return mirror.ForEachDelta(ctx, st, &broken, rec2, fn) })
+	if len(full) != len(all) {
+		t.Errorf("against an unreadable parent %d chunks were offered, want all %d", len(full), len(all))
+	}
+}
