@@ -93,7 +93,16 @@ func (w *Writer) write(k int) error {
 	if k == 0 {
 		return nil
 	}
-	if _, err := w.f.Write(w.buf[:k]); err != nil {
+	n, err := w.f.Write(w.buf[:k])
+	if err != nil && w.direct && n == 0 && errors.Is(err, unix.EINVAL) {
+		// The filesystem took the flag but refuses these writes (an
+		// alignment larger than Align): write through the page cache.
+		if err = SetDirect(w.f, false); err == nil {
+			w.direct = false
+			n, err = w.f.Write(w.buf[:k])
+		}
+	}
+	if err != nil {
 		return err
 	}
 	w.buf = w.buf[:copy(w.buf, w.buf[k:])]
