@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/klauspost/compress/zstd"
 
@@ -107,7 +108,7 @@ func (c *codec) worthCompressing(data []byte) bool {
 	// one counter.
 	var hist [4][256]uint32
 	n := 0
-	const windows, window = 8, 2 << 10
+	const windows, window = sampleWindows, sampleWindow
 	step := max(len(data)/windows, window)
 	for off := 0; off < len(data); off += step {
 		w := data[off:min(off+window, len(data))]
@@ -123,15 +124,29 @@ func (c *codec) worthCompressing(data []byte) bool {
 			hist[0][b]++
 		}
 	}
-	h := 0.0
+	// H = log2(n) - (1/n) Σ k·log2(k), with k·log2(k) from a table.
+	tab := kLog2k()
+	sum := 0.0
 	for i := range 256 {
-		if k := hist[0][i] + hist[1][i] + hist[2][i] + hist[3][i]; k > 0 {
-			p := float64(k) / float64(n)
-			h -= p * math.Log2(p)
-		}
+		sum += tab[hist[0][i]+hist[1][i]+hist[2][i]+hist[3][i]]
 	}
+	h := math.Log2(float64(n)) - sum/float64(n)
 	return h < maxEntropy
 }
+
+// The entropy check samples sampleWindows windows of sampleWindow bytes
+// (plus the few bytes left after the last whole step).
+const sampleWindows, sampleWindow = 8, 2 << 10
+
+// kLog2k returns k·log2(k) for every count a sample can hold.
+var kLog2k = sync.OnceValue(func() []float64 {
+	const maxSample = (sampleWindows + 1) * sampleWindow
+	t := make([]float64, maxSample+1)
+	for k := 2; k <= maxSample; k++ {
+		t[k] = float64(k) * math.Log2(float64(k))
+	}
+	return t
+})
 
 // maxEntropy is the byte entropy (bits per byte) above which chunks are not
 // compressed.

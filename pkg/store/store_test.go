@@ -261,3 +261,24 @@ func TestReadChunk(t *testing.T) {
 		}
 	}
 }
+
+// TestWorthCompressing checks the entropy estimate on random, text-like
+// and constant data of many sizes, the odd ones included.
+func TestWorthCompressing(t *testing.T) {
+	c, err := newCodec(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.close()
+	for _, n := range []int{511, 512, 1000, 4096, 16383, 16384, 16391, 20001, 65537, 1 << 20, 8<<20 + 7} {
+		if n >= 512 && !c.worthCompressing(randomData(uint64(n), n, true)) {
+			t.Errorf("%d bytes of four letters: not worth compressing", n)
+		}
+		if n >= 512 && !c.worthCompressing(make([]byte, n)) {
+			t.Errorf("%d zero bytes: not worth compressing", n)
+		}
+		if n >= 2048 && c.worthCompressing(randomData(uint64(n), n, false)) {
+			t.Errorf("%d random bytes: worth compressing", n)
+		}
+	}
+}
