@@ -22,9 +22,9 @@ var directBufs = sync.Pool{New: func() any {
 
 // chunkWriter writes a new file's chunks in order. A file without holes
 // and large enough is written sequentially through a [directio.Writer]:
-// restored data goes to disk without a copy through the page cache, which
-// was most of a restore's system time. Anything else is written at the
-// chunks' offsets.
+// restored data goes to disk without the copy through the page cache that
+// took a third of a restore's CPU. Anything else is written at the chunks'
+// offsets.
 type chunkWriter struct {
 	f   *os.File
 	dw  *directio.Writer
