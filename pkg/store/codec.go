@@ -152,13 +152,29 @@ var kLog2k = sync.OnceValue(func() []float64 {
 // compressed.
 const maxEntropy = 7.5
 
+// sealScratch recycles the buffers that compressed chunks pass through on
+// their way to being sealed.
+var sealScratch sync.Pool
+
+func getScratch() *[]byte {
+	if bp, ok := sealScratch.Get().(*[]byte); ok {
+		return bp
+	}
+	return new([]byte)
+}
+
+func putScratch(bp *[]byte) { sealScratch.Put(bp) }
+
 // seal encodes plaintext data named id into a stored blob appended to dst.
 func (c *codec) seal(dst []byte, id chunk.ID, data []byte) []byte {
 	flags := byte(0)
 	payload := data
 	var comp []byte
 	if c.worthCompressing(data) {
-		comp = c.enc.EncodeAll(data, make([]byte, 0, len(data)/2))
+		bp := getScratch()
+		defer putScratch(bp)
+		comp = c.enc.EncodeAll(data, (*bp)[:0])
+		*bp = comp[:0]
 		if len(comp) < len(data) {
 			flags |= flagCompressed
 			payload = comp

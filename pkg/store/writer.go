@@ -236,7 +236,12 @@ func (w *Writer) Put(ctx context.Context, id chunk.ID, data []byte) (int, error)
 		w.fail(err)
 		return 0, err
 	}
-	stored := w.s.codec.seal(nil, id, data)
+	// The stored form is copied into the pack's buffer by append, so its
+	// buffer is reused for the next chunk.
+	bp := getScratch()
+	defer putScratch(bp)
+	stored := w.s.codec.seal((*bp)[:0], id, data)
+	*bp = stored[:0]
 	return len(stored), w.append(id, stored, len(data))
 }
 

@@ -396,6 +396,7 @@ func (b *run) putter(ctx context.Context) error {
 		req.file.mu.Unlock()
 		_, err := b.w.Put(ctx, id, req.data)
 		b.sem.Release(int64(len(req.data)))
+		putBuf(req.data)
 		req.file.done(err)
 		if err != nil {
 			return err

@@ -113,7 +113,7 @@ func (b *run) readFile(ctx context.Context, fs *fileState, c *chunk.Chunker, buf
 			if err := b.sem.Acquire(ctx, int64(len(data))); err != nil {
 				return err
 			}
-			cp := make([]byte, len(data))
+			cp := getBuf(len(data))
 			copy(cp, data)
 			fs.mu.Lock()
 			idx := len(fs.refs)
@@ -126,6 +126,7 @@ func (b *run) readFile(ctx context.Context, fs *fileState, c *chunk.Chunker, buf
 			case <-ctx.Done():
 				fs.pending.Add(-1)
 				b.sem.Release(int64(len(cp)))
+				putBuf(cp)
 				return ctx.Err()
 			}
 		}
