@@ -99,7 +99,7 @@ func (w *Writer) write(k int) error {
 		// alignment larger than Align): write through the page cache.
 		if err = SetDirect(w.f, false); err == nil {
 			w.direct = false
-			n, err = w.f.Write(w.buf[:k])
+			_, err = w.f.Write(w.buf[:k])
 		}
 	}
 	if err != nil {
