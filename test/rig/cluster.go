@@ -28,7 +28,8 @@ var ipSeq atomic.Uint32
 
 // nextIP returns a loopback address of its own: 127.X.Y.Z with X and Y
 // derived from the process id (Y with its top bit flipped, apart from the
-// addresses other e2e helpers derive the same way) and Z counting up.
+// addresses test/harness.NextIP derives the same way in the benchmarks'
+// process) and Z counting up.
 func nextIP() string {
 	pid := os.Getpid()
 	n := ipSeq.Add(1)
@@ -48,9 +49,12 @@ type Spec struct {
 	Profile string
 	// Extra is YAML appended to every coordinator's configuration.
 	Extra string
+	// Coordinators is how many coordinators to start: 0 means three.
+	Coordinators int
 }
 
-// Cluster is three coordinator processes and the hosts started on them.
+// Cluster is the coordinator processes (three unless the spec says
+// otherwise) and the hosts started on them.
 type Cluster struct {
 	t      testing.TB
 	spec   Spec
@@ -69,16 +73,21 @@ type Coord struct {
 
 var reStarting = regexp.MustCompile(`msg="coordinator starting".* http=(\S+) dns=(\S+) raft=(\S+) gossip=(\S+) login=(\S+)`)
 
-// Start starts three coordinators, each on its own loopback address, and
-// waits until they have a leader.
+// Start starts the coordinators (three unless spec.Coordinators says
+// otherwise), each on its own loopback address, and waits until they have
+// a leader.
 func Start(t testing.TB, spec Spec) *Cluster {
 	t.Helper()
 	key, err := gossip.GenerateKey()
 	if err != nil {
 		t.Fatal(err)
 	}
+	n := spec.Coordinators
+	if n == 0 {
+		n = 3
+	}
 	c := &Cluster{t: t, spec: spec, key: key, gid: nextGID(), ca: &mirrorCA{dir: t.TempDir()}}
-	for i := range 3 {
+	for i := range n {
 		name := fmt.Sprintf("coord-%d", i+1)
 		ip := nextIP()
 		join := ""
@@ -90,12 +99,12 @@ func Start(t testing.TB, spec Spec) *Cluster {
 data_dir: %s
 bind_addr: %s
 ports: {raft: 0, gossip: 0, http: 0, dns: 0, login: 0}
-bootstrap_expect: 3
+bootstrap_expect: %d
 %sencrypt: %q
 acl: {admin_token: %s, agent_token: %s}
 gossip_profile: %s
 log_level: info
-%s`, name, dir, ip, join, key, AdminToken, AgentToken, spec.Profile, spec.Extra)
+%s`, name, dir, ip, n, join, key, AdminToken, AgentToken, spec.Profile, spec.Extra)
 		path := filepath.Join(dir, "coordinator.yaml")
 		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 			t.Fatal(err)
@@ -131,6 +140,31 @@ func (c *Cluster) IPs() []string {
 		out = append(out, p.IP)
 	}
 	return out
+}
+
+// GossipAddrs returns the coordinators' gossip addresses, which agents
+// join.
+func (c *Cluster) GossipAddrs() []string {
+	var out []string
+	for _, p := range c.Coords {
+		out = append(out, p.Gossip)
+	}
+	return out
+}
+
+// Key is the gossip encryption key of the cluster, for agents configured
+// by the test itself.
+func (c *Cluster) Key() string { return c.key }
+
+// MirrorTLS issues host (an agent's node name) a mirror certificate from
+// the cluster's test CA and returns the agent configuration's tls section.
+func (c *Cluster) MirrorTLS(host string) string {
+	c.t.Helper()
+	f, err := c.ca.issue(host)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return f.yaml()
 }
 
 // DNSAddrs returns the coordinators' DNS addresses.
@@ -219,20 +253,12 @@ func (c *Cluster) StartHost(spec HostSpec) *Host {
 		"{GRIDLOGIN}", c.spec.Bins.Gridlogin, "{NAME}", spec.Name).Replace(spec.Services)
 	mirror := ""
 	if spec.Mirror {
-		f, err := c.ca.issue(spec.Name)
-		if err != nil {
-			t.Fatal(err)
-		}
 		class := spec.MirrorClass
 		if class == "" {
 			class = "user"
 		}
 		svc += "    datasets: [login-data]\n"
-		mirror = f.yaml() + fmt.Sprintf("datasets:\n  - {name: login-data, path: %q, class: %s}\n", h.Data, class)
-	}
-	var join []string
-	for _, p := range c.Coords {
-		join = append(join, p.Gossip)
+		mirror = c.MirrorTLS(spec.Name) + fmt.Sprintf("datasets:\n  - {name: login-data, path: %q, class: %s}\n", h.Data, class)
 	}
 	cfg := fmt.Sprintf(`node_name: %s
 data_dir: %s
@@ -245,7 +271,7 @@ token: %s
 gossip_profile: %s
 log_level: info
 %sservices:
-%s`, spec.Name, h.Dir, spec.Role, h.IP, strings.Join(join, ", "), c.key, AgentToken, c.spec.Profile, mirror, svc)
+%s`, spec.Name, h.Dir, spec.Role, h.IP, strings.Join(c.GossipAddrs(), ", "), c.key, AgentToken, c.spec.Profile, mirror, svc)
 	path := filepath.Join(h.Dir, "agent.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

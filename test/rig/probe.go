@@ -16,11 +16,14 @@ import (
 )
 
 // Answer returns the A records of name on the DNS server at addr, in
-// order, joined by commas.
-func Answer(addr, name string) (string, error) {
+// order, joined by commas; the query times out after a second.
+func Answer(addr, name string) (string, error) { return AnswerWithin(addr, name, time.Second) }
+
+// AnswerWithin is [Answer] with the query's timeout.
+func AnswerWithin(addr, name string, timeout time.Duration) (string, error) {
 	m := new(mdns.Msg)
 	m.SetQuestion(name, mdns.TypeA)
-	r, _, err := (&mdns.Client{Timeout: time.Second}).Exchange(m, addr)
+	r, _, err := (&mdns.Client{Timeout: timeout}).Exchange(m, addr)
 	if err != nil {
 		return "", err
 	}

@@ -52,12 +52,13 @@ type Proc struct {
 }
 
 // StartProc starts path with args under group id gid (0 keeps the test's
-// own). Its stderr is kept for Lines and logged through t when the test
-// fails; it is SIGKILLed at cleanup.
+// own, and so does a test not running as root, which cannot change it).
+// Its stderr is kept for Lines and logged through t when the test fails;
+// it is SIGKILLed at cleanup.
 func StartProc(t testing.TB, name string, gid int, path string, args ...string) *Proc {
 	t.Helper()
 	p := &Proc{Name: name, cmd: exec.Command(path, args...), done: make(chan struct{})}
-	if gid != 0 {
+	if gid != 0 && os.Geteuid() == 0 {
 		p.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(os.Getuid()), Gid: uint32(gid), NoSetGroups: true}}
 	}
 	stderr, err := p.cmd.StderrPipe()
@@ -99,6 +100,17 @@ func (p *Proc) Signal(sig syscall.Signal) error { return p.cmd.Process.Signal(si
 func (p *Proc) Kill() {
 	p.cmd.Process.Signal(syscall.SIGKILL)
 	<-p.done
+}
+
+// Stop sends SIGTERM and waits up to d for the process to exit.
+func (p *Proc) Stop(d time.Duration) error {
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+		return nil
+	case <-time.After(d):
+		return fmt.Errorf("%s did not exit within %v of SIGTERM", p.Name, d)
+	}
 }
 
 // Exited reports whether the process has exited.
