@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/understudy/understudy/test/rig"
 )
 
 // detectRuns is the number of SIGKILLed hosts per gossip profile.
@@ -44,27 +46,27 @@ func measureDetection(t *testing.T, profile string) (detect, flip []time.Duratio
 		name := svc + ".service.understudy."
 		// The primary first: a service whose only instance is a standby's
 		// has that standby promoted, and the primary would come second.
-		h := c.startHost(host, "active", svc)
+		h := startPlainHost(c, host, "active", svc)
 		poll(t, 60*time.Second, name+" to list "+host, func() bool {
-			return allAnswer(c.dnsAddrs(), name, h.ip)
+			return rig.AllAnswer(c.DNSAddrs(), name, h.IP)
 		})
-		standby := c.startHost(fmt.Sprintf("standby-%d", i), "standby", svc)
+		standby := startPlainHost(c, fmt.Sprintf("standby-%d", i), "standby", svc)
 		poll(t, 60*time.Second, name+" to list "+host+" and its standby", func() bool {
-			return allAnswer(c.dnsAddrs(), name, h.ip+","+standby.ip)
+			return rig.AllAnswer(c.DNSAddrs(), name, h.IP+","+standby.IP)
 		})
 		t0 := time.Now()
-		if err := h.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		if err := h.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
 		poll(t, 60*time.Second, name+" to list only the standby", func() bool {
-			return allAnswer(c.dnsAddrs(), name, standby.ip)
+			return rig.AllAnswer(c.DNSAddrs(), name, standby.IP)
 		})
 		flip = append(flip, time.Since(t0))
-		<-h.done
+		h.Kill() // already SIGKILLed: waits for it to be gone
 		var at time.Time
 		poll(t, 10*time.Second, "the leader to log that "+host+" failed", func() bool {
-			for _, p := range c.coords {
-				if got, ok := p.lineTime("host status changed", "host="+host+" ", "to=failed"); ok {
+			for _, p := range c.Coords {
+				if got, ok := firstLogged([]*rig.Proc{p.Proc}, "host status changed", "host="+host+" ", "to=failed"); ok {
 					at = got
 					return true
 				}
@@ -73,7 +75,7 @@ func measureDetection(t *testing.T, profile string) (detect, flip []time.Duratio
 		})
 		detect = append(detect, at.Sub(t0))
 		// Keep the pool small: the next run brings its own pair.
-		standby.kill()
+		standby.Kill()
 	}
 	return detect, flip
 }

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	mdns "github.com/miekg/dns"
+
+	"github.com/understudy/understudy/test/rig"
 )
 
 // TestDNSPerf runs dnsperf against one coordinator and against a reference
@@ -36,11 +38,11 @@ func TestDNSPerf(t *testing.T) {
 		t.Skip("dnsperf is not installed (apt-get install dnsperf)")
 	}
 	c := startDNSCluster(t, 1, "fast")
-	a := c.startHost("host-a", "active", "login")
-	b := c.startHost("host-b", "standby", "login")
-	coord := c.coords[0].dns
+	a := startPlainHost(c, "host-a", "active", "login")
+	b := startPlainHost(c, "host-b", "standby", "login")
+	coord := c.Coords[0].DNS
 	poll(t, 60*time.Second, "login to list both hosts", func() bool {
-		return allAnswer([]string{coord}, "login.service.understudy.", a.ip+","+b.ip)
+		return rig.AllAnswer([]string{coord}, "login.service.understudy.", a.IP+","+b.IP)
 	})
 	records := zoneRecords(t, coord)
 	ref, refName := startReference(t, records)
@@ -131,7 +133,7 @@ func startReference(t *testing.T, records []string) (string, string) {
 		}
 		out, _ := exec.Command(coredns, "-version").Output()
 		name = strings.Fields(string(out) + " CoreDNS")[0]
-		startDaemon(t, "coredns", coredns, "-conf", corefile)
+		rig.StartProc(t, "coredns", 0, coredns, "-conf", corefile)
 	} else {
 		unbound, err := exec.LookPath("unbound")
 		if err != nil {
@@ -148,10 +150,10 @@ func startReference(t *testing.T, records []string) (string, string) {
 			t.Fatal(err)
 		}
 		name = "unbound (local-data)"
-		startDaemon(t, "unbound", unbound, "-d", "-c", conf)
+		rig.StartProc(t, "unbound", 0, unbound, "-d", "-c", conf)
 	}
 	poll(t, 20*time.Second, name+" to answer", func() bool {
-		_, err := queryA(addr, "login.service.understudy.")
+		_, err := rig.Answer(addr, "login.service.understudy.")
 		return err == nil
 	})
 	return addr, name

@@ -39,7 +39,7 @@ func measureFailover(t *testing.T, c *procCluster) failoverRun {
 	}
 
 	t0 := time.Now()
-	if err := old.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+	if err := old.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	deadline := t0.Add(failoverLimit)
@@ -58,7 +58,7 @@ func measureFailover(t *testing.T, c *procCluster) failoverRun {
 			qctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 			got, err := p.client("").Leader(qctx)
 			cancel()
-			if err == nil && got.ID != "" && got.ID != old.name {
+			if err == nil && got.ID != "" && got.ID != old.Name {
 				r.leader, through = time.Since(t0), p
 				break
 			}
@@ -70,7 +70,7 @@ func measureFailover(t *testing.T, c *procCluster) failoverRun {
 	cl := through.client(agentToken)
 	for {
 		if time.Now().After(deadline) {
-			t.Fatalf("no write through %s within %v of the kill", through.name, failoverLimit)
+			t.Fatalf("no write through %s within %v of the kill", through.Name, failoverLimit)
 		}
 		wctx, cancel := context.WithTimeout(ctx, time.Second)
 		err := cl.Register(wctx, registration(1))
@@ -81,7 +81,7 @@ func measureFailover(t *testing.T, c *procCluster) failoverRun {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	<-old.done
+	old.Kill() // already SIGKILLed: waits for it to be gone
 	return r
 }
 

@@ -28,7 +28,7 @@ func (c *procCluster) footprints(t *testing.T) []footprint {
 	t.Helper()
 	out := make([]footprint, len(c.procs))
 	for i, p := range c.procs {
-		m, err := readProcMemory(p.cmd.Process.Pid)
+		m, err := readProcMemory(p.Pid())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -60,7 +60,7 @@ func TestCoordinatorMemory(t *testing.T) {
 	}
 	// Every replica has applied every registration before it is measured.
 	for _, p := range c.procs {
-		poll(t, 30*time.Second, p.name+" to hold every host", func() bool {
+		poll(t, 30*time.Second, p.Name+" to hold every host", func() bool {
 			hs, err := p.client("").Hosts(ctx)
 			return err == nil && len(hs) == memoryHosts
 		})
@@ -78,7 +78,7 @@ func TestCoordinatorMemory(t *testing.T) {
 		if i == l {
 			role = "leader"
 		}
-		tb.add(p.name, role, mib(idle[i].mem.RSS), mib(idle[i].mem.HWM), mib(loaded[i].mem.RSS), mib(loaded[i].mem.HWM),
+		tb.add(p.Name, role, mib(idle[i].mem.RSS), mib(idle[i].mem.HWM), mib(loaded[i].mem.RSS), mib(loaded[i].mem.HWM),
 			fmt.Sprintf("%s (%s)", size(idle[i].raft), size(idle[i].raftDisk)),
 			fmt.Sprintf("%s (%s)", size(loaded[i].raft), size(loaded[i].raftDisk)))
 		grow += loaded[i].mem.RSS - idle[i].mem.RSS

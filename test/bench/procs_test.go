@@ -3,10 +3,8 @@
 package bench
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -15,13 +13,13 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/understudy/understudy/pkg/api"
 	"github.com/understudy/understudy/pkg/gossip"
+	"github.com/understudy/understudy/test/rig"
 )
 
 const (
@@ -81,15 +79,10 @@ var reStarting = regexp.MustCompile(`msg="coordinator starting".* http=(\S+) dns
 
 // coordProc is one understudy-coordinator serve process.
 type coordProc struct {
-	name    string
+	*rig.Proc
 	dataDir string
-	cmd     *exec.Cmd
-	done    chan struct{} // closed when the process has exited
 
 	http, gossip string // bound addresses, from the start log line
-
-	mu    sync.Mutex // guards lines
-	lines []string
 }
 
 // procCluster is three coordinator processes that bootstrapped together.
@@ -108,7 +101,6 @@ func startProcCluster(t *testing.T, profile string) *procCluster {
 		t.Fatal(err)
 	}
 	c := &procCluster{t: t, profile: profile}
-	t.Cleanup(c.cleanup)
 	for i := range 3 {
 		var join []string
 		if i > 0 {
@@ -120,8 +112,9 @@ func startProcCluster(t *testing.T, profile string) *procCluster {
 	return c
 }
 
-// start starts one coordinator, adds it to c (so that cleanup kills it even
-// if it never comes up) and waits for it to log its bound addresses.
+// start starts one coordinator (killed, and its log shown if the test
+// failed, at the test's cleanup), adds it to c and waits for it to log its
+// bound addresses.
 func (c *procCluster) start(name, key string, join []string) {
 	c.t.Helper()
 	dir := c.t.TempDir()
@@ -143,31 +136,11 @@ log_level: info
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		c.t.Fatal(err)
 	}
-	p := &coordProc{name: name, dataDir: dir, cmd: exec.Command(coordBin, "serve", "--config", path), done: make(chan struct{})}
-	stderr, err := p.cmd.StderrPipe()
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	p.cmd.Stdout = io.Discard
-	if err := p.cmd.Start(); err != nil {
-		c.t.Fatal(err)
-	}
+	p := &coordProc{Proc: rig.StartProc(c.t, name, 0, coordBin, "serve", "--config", path), dataDir: dir}
 	c.procs = append(c.procs, p)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			p.mu.Lock()
-			p.lines = append(p.lines, sc.Text())
-			p.mu.Unlock()
-		}
-		p.cmd.Wait()
-		close(p.done)
-	}()
 	var m []string
 	poll(c.t, 20*time.Second, name+" to log its addresses", func() bool {
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		for _, l := range p.lines {
+		for _, l := range p.Lines() {
 			if m = reStarting.FindStringSubmatch(l); m != nil {
 				return true
 			}
@@ -177,44 +150,12 @@ log_level: info
 	p.http, p.gossip = m[1], m[4]
 }
 
-// alive reports whether the process has not exited.
-func (p *coordProc) alive() bool {
-	select {
-	case <-p.done:
-		return false
-	default:
-		return true
-	}
-}
-
-// kill sends SIGKILL and waits for the process to be gone.
-func (p *coordProc) kill() {
-	if p.cmd.Process == nil || !p.alive() {
-		return
-	}
-	p.cmd.Process.Signal(syscall.SIGKILL)
-	<-p.done
-}
-
 func (p *coordProc) client(token string) *api.Client { return api.NewClient(p.http, token) }
 
 // killAll SIGKILLs every coordinator that is still running.
 func (c *procCluster) killAll() {
 	for _, p := range c.procs {
-		p.kill()
-	}
-}
-
-// cleanup kills the cluster and, when the test failed, logs what each
-// coordinator wrote.
-func (c *procCluster) cleanup() {
-	c.killAll()
-	if c.t.Failed() {
-		for _, p := range c.procs {
-			p.mu.Lock()
-			c.t.Logf("%s log:\n%s", p.name, strings.Join(p.lines, "\n"))
-			p.mu.Unlock()
-		}
+		p.Kill()
 	}
 }
 
@@ -226,7 +167,7 @@ func (c *procCluster) leader(d time.Duration) int {
 	poll(c.t, d, "the coordinators to agree on a leader", func() bool {
 		id := ""
 		for _, p := range c.procs {
-			if !p.alive() {
+			if p.Exited() {
 				continue
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -245,7 +186,7 @@ func (c *procCluster) leader(d time.Duration) int {
 
 func (c *procCluster) index(name string) int {
 	for i, p := range c.procs {
-		if p.name == name {
+		if p.Name == name {
 			return i
 		}
 	}
@@ -255,7 +196,7 @@ func (c *procCluster) index(name string) int {
 // follower returns the index of a live coordinator other than leader.
 func (c *procCluster) follower(leader int) int {
 	for i, p := range c.procs {
-		if i != leader && p.alive() {
+		if i != leader && !p.Exited() {
 			return i
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/understudy/understudy/pkg/gossip"
+	"github.com/understudy/understudy/test/rig"
 )
 
 func TestCLIErrors(t *testing.T) {
@@ -59,20 +60,20 @@ func TestSIGHUPReloadsLogLevel(t *testing.T) {
 	cfgText := coordinatorConfig("solo", dir, key, nil)
 	cfgText = strings.Replace(cfgText, "bootstrap_expect: 3", "bootstrap_expect: 1", 1)
 	cfg := writeFile(t, dir, "coordinator.yaml", cfgText)
-	p := start(t, "solo", "understudy-coordinator", "serve", "--config", cfg)
-	p.field(reHTTP, 20*time.Second)
+	p := rig.StartProc(t, "solo", 0, bins.Coordinator, "serve", "--config", cfg)
+	p.Field(t, reHTTP, 20*time.Second)
 
 	// A bad file is rejected and the daemon keeps running.
 	writeFile(t, dir, "coordinator.yaml", cfgText+"bogus: 1\n")
-	p.cmd.Process.Signal(syscall.SIGHUP)
-	p.field(regexp.MustCompile(`msg="reload: configuration rejected.*(bogus)`), 10*time.Second)
+	p.Signal(syscall.SIGHUP)
+	p.Field(t, regexp.MustCompile(`msg="reload: configuration rejected.*(bogus)`), 10*time.Second)
 
 	// A good one changes the log level.
 	writeFile(t, dir, "coordinator.yaml", strings.Replace(cfgText, "log_level: info", "log_level: debug", 1))
-	p.cmd.Process.Signal(syscall.SIGHUP)
-	p.field(regexp.MustCompile(`msg="reload: log level applied.*log_level=(debug)`), 10*time.Second)
-	p.field(regexp.MustCompile(`level=(DEBUG)`), 10*time.Second)
-	if err := p.stop(10 * time.Second); err != nil {
+	p.Signal(syscall.SIGHUP)
+	p.Field(t, regexp.MustCompile(`msg="reload: log level applied.*log_level=(debug)`), 10*time.Second)
+	p.Field(t, regexp.MustCompile(`level=(DEBUG)`), 10*time.Second)
+	if err := p.Stop(10 * time.Second); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/understudy/understudy/pkg/api"
 	"github.com/understudy/understudy/pkg/gossip"
+	"github.com/understudy/understudy/test/rig"
 )
 
 var (
@@ -24,7 +25,7 @@ var (
 )
 
 type coordProc struct {
-	*proc
+	*rig.Proc
 	http, dns, gossip string
 }
 
@@ -48,15 +49,15 @@ log_level: info
 func startCoordinator(t *testing.T, name, key string, join []string) *coordProc {
 	dir := t.TempDir()
 	cfg := writeFile(t, dir, "coordinator.yaml", coordinatorConfig(name, dir, key, join))
-	p := start(t, name, "understudy-coordinator", "serve", "--config", cfg)
-	return &coordProc{proc: p,
-		http:   p.field(reHTTP, 20*time.Second),
-		dns:    p.field(reDNS, 20*time.Second),
-		gossip: p.field(reGossip, 20*time.Second),
+	p := rig.StartProc(t, name, 0, bins.Coordinator, "serve", "--config", cfg)
+	return &coordProc{Proc: p,
+		http:   p.Field(t, reHTTP, 20*time.Second),
+		dns:    p.Field(t, reDNS, 20*time.Second),
+		gossip: p.Field(t, reGossip, 20*time.Second),
 	}
 }
 
-func startAgent(t *testing.T, name, role, key string, join []string) *proc {
+func startAgent(t *testing.T, name, role, key string, join []string) *rig.Proc {
 	dir := t.TempDir()
 	cfg := writeFile(t, dir, "agent.yaml", fmt.Sprintf(`node_name: %s
 data_dir: %s
@@ -70,7 +71,7 @@ gossip_profile: fast
 services:
   - {name: login, grid: osgrid, port: 8002}
 `, name, dir, role, strings.Join(join, ", "), key))
-	return start(t, name, "understudy-agent", "run", "--config", cfg)
+	return rig.StartProc(t, name, 0, bins.Agent, "run", "--config", cfg)
 }
 
 func dnsA(addr, name string) ([]string, int, error) {
@@ -103,7 +104,7 @@ func TestThreeCoordinatorsSurviveLeaderKill(t *testing.T) {
 
 	ctx := context.Background()
 	var leader string
-	eventually(t, 30*time.Second, "a leader and two registered hosts", func() bool {
+	rig.Eventually(t, 30*time.Second, "a leader and two registered hosts", func() bool {
 		l, err := api.NewClient(c2.http, "").Leader(ctx)
 		if err != nil || l.ID == "" {
 			return false
@@ -113,7 +114,7 @@ func TestThreeCoordinatorsSurviveLeaderKill(t *testing.T) {
 		return err == nil && len(hs) == 2
 	})
 	for _, c := range coords {
-		eventually(t, 10*time.Second, "DNS on "+c.name, func() bool {
+		rig.Eventually(t, 10*time.Second, "DNS on "+c.Name, func() bool {
 			a, rc, err := dnsA(c.dns, "login.service.understudy.")
 			return err == nil && rc == mdns.RcodeSuccess && len(a) == 1
 		})
@@ -132,8 +133,8 @@ func TestThreeCoordinatorsSurviveLeaderKill(t *testing.T) {
 	// SIGKILL the leader.
 	var survivors []*coordProc
 	for _, c := range coords {
-		if c.name == leader {
-			c.kill()
+		if c.Name == leader {
+			c.Kill()
 		} else {
 			survivors = append(survivors, c)
 		}
@@ -146,15 +147,15 @@ func TestThreeCoordinatorsSurviveLeaderKill(t *testing.T) {
 	for _, c := range survivors {
 		a, rc, err := dnsA(c.dns, "login.service.understudy.")
 		if err != nil || rc != mdns.RcodeSuccess || len(a) == 0 {
-			t.Fatalf("DNS on %s right after the leader died: %v rcode %d answers %v", c.name, err, rc, a)
+			t.Fatalf("DNS on %s right after the leader died: %v rcode %d answers %v", c.Name, err, rc, a)
 		}
 	}
-	eventually(t, 20*time.Second, "a new leader", func() bool {
+	rig.Eventually(t, 20*time.Second, "a new leader", func() bool {
 		l, err := api.NewClient(survivors[0].http, "").Leader(ctx)
 		return err == nil && l.ID != "" && l.ID != leader
 	})
 	reg := api.Registration{Name: "host-c", Role: "standby", Address: "127.0.0.1"}
-	eventually(t, 20*time.Second, "a write through a survivor", func() bool {
+	rig.Eventually(t, 20*time.Second, "a write through a survivor", func() bool {
 		return api.NewClient(survivors[1].http, "agent-secret").Register(ctx, reg) == nil
 	})
 	out, _, code = runCLI(t, nil, "understudy-coordinator", "hosts", "--consistent", "--addr", survivors[0].http)
@@ -163,7 +164,7 @@ func TestThreeCoordinatorsSurviveLeaderKill(t *testing.T) {
 	}
 
 	// A graceful stop of a survivor exits promptly.
-	if err := survivors[1].stop(10 * time.Second); err != nil {
+	if err := survivors[1].Stop(10 * time.Second); err != nil {
 		t.Fatal(err)
 	}
 }

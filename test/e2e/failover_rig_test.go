@@ -23,10 +23,6 @@ const (
 	testPassword    = "difference-engine"
 )
 
-func failoverBins(t *testing.T) rig.Binaries {
-	return rig.Binaries{Coordinator: bin("understudy-coordinator"), Agent: bin("understudy-agent"), Gridlogin: gridloginBin(t)}
-}
-
 // failoverPair starts a fast-profile cluster with a primary host-a and a
 // standby host-b of the login service (standby "cold" or "hot"), both
 // holding the test account, and waits until DNS on every coordinator
@@ -51,7 +47,7 @@ func failoverPair(t *testing.T, standby string, mirror bool) (*rig.Cluster, *rig
 // dataset ("" mirrors nothing).
 func failoverPairClass(t *testing.T, standby, class string) (*rig.Cluster, *rig.Host, *rig.Host) {
 	t.Helper()
-	c := rig.Start(t, rig.Spec{Bins: failoverBins(t), Profile: "fast"})
+	c := rig.Start(t, rig.Spec{Bins: bins, Profile: "fast"})
 	addAccount := func(data string) error { return gridlogin.AddAccount(data, testFirst, testLast, testPassword) }
 	// The standby first: the primary's first snapshot goes to the standbys
 	// registered by then.

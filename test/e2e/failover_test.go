@@ -106,7 +106,7 @@ func TestKilledPrimaryFailsOverToColdStandby(t *testing.T) {
 // TestLoginFrontErrorsThroughProcess sends good and bad requests to a real
 // coordinator's login front.
 func TestLoginFrontErrorsThroughProcess(t *testing.T) {
-	c := rig.Start(t, rig.Spec{Bins: failoverBins(t), Profile: "fast"})
+	c := rig.Start(t, rig.Spec{Bins: bins, Profile: "fast"})
 	a := c.StartHost(rig.HostSpec{Name: "host-a", Role: "active", Services: rig.LoginService("cold")})
 	if err := gridlogin.AddAccount(a.Data, testFirst, testLast, testPassword); err != nil {
 		t.Fatal(err)

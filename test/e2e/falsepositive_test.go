@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/understudy/understudy/test/rig"
 )
 
 // The false-positive budget: a primary host whose agent is CPU-starved
@@ -37,19 +39,19 @@ const plainService = `  - {name: login, grid: osgrid, port: 8002}
 // the period is over and the host is whole again.
 type fault struct {
 	name  string
-	apply func(t *testing.T, h *host, d time.Duration)
+	apply func(t *testing.T, h *rig.Host, d time.Duration)
 }
 
 // starve stops the agent with SIGSTOP for 200 ms out of every second.
-func starve(t *testing.T, h *host, d time.Duration) {
-	pid := h.pid()
+func starve(t *testing.T, h *rig.Host, d time.Duration) {
+	pid := h.Pid()
 	defer syscall.Kill(pid, syscall.SIGCONT)
 	end := time.Now().Add(d)
 	for time.Now().Before(end) {
 		if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, time.Second, "the agent to be stopped", func() bool { return procState(pid) == "T" })
+		rig.Eventually(t, time.Second, "the agent to be stopped", func() bool { return procState(pid) == "T" })
 		time.Sleep(200 * time.Millisecond) // the burst's stopped part
 		if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
 			t.Fatal(err)
@@ -61,7 +63,7 @@ func starve(t *testing.T, h *host, d time.Duration) {
 // lose drops 30% of the packets to and from the host's address (not its
 // traffic with itself) with an nftables table of the test's own, removed
 // afterwards.
-func lose(t *testing.T, h *host, d time.Duration) {
+func lose(t *testing.T, h *rig.Host, d time.Duration) {
 	table := fmt.Sprintf("understudy_e2e_%d", os.Getpid())
 	rules := fmt.Sprintf(`table inet %[1]s {
   chain input {
@@ -70,7 +72,7 @@ func lose(t *testing.T, h *host, d time.Duration) {
     ip daddr %[2]s ip saddr != %[2]s numgen random mod 100 < 30 counter drop
   }
 }
-`, table, h.ip)
+`, table, h.IP)
 	cmd := exec.Command("nft", "-f", "-")
 	cmd.Stdin = strings.NewReader(rules)
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -129,12 +131,12 @@ func TestFalsePositiveBudget(t *testing.T) {
 				if f.name == "30% packet loss" && (os.Geteuid() != 0 || !nftUsable()) {
 					t.Skip("nft is not usable here (needs root and nftables)")
 				}
-				c := startCluster(t, clusterSpec{profile: profile})
-				a, b := c.startPair(plainService, nil)
-				want := a.ip + "," + b.ip
+				c := rig.Start(t, rig.Spec{Bins: bins, Profile: profile})
+				a, b := startPair(t, c, plainService, nil)
+				want := a.IP + "," + b.IP
 
 				var probes []*probe
-				for _, s := range c.dnsAddrs() {
+				for _, s := range c.DNSAddrs() {
 					probes = append(probes, startProbe(t, s, loginName, 50*time.Millisecond, period+time.Minute))
 				}
 				f.apply(t, a, period)
@@ -142,10 +144,10 @@ func TestFalsePositiveBudget(t *testing.T) {
 					p.finish()
 				}
 				suspected, declared, statusChanges := 0, 0, 0
-				for _, co := range c.coords {
-					suspected += len(co.logLines("Suspect host-a has failed"))
-					declared += len(co.logLines("Marking host-a as failed"))
-					statusChanges += len(co.logLines("host status changed", "host=host-a"))
+				for _, co := range c.Coords {
+					suspected += len(co.Grep("Suspect host-a has failed"))
+					declared += len(co.Grep("Marking host-a as failed"))
+					statusChanges += len(co.Grep("host status changed", "host=host-a"))
 				}
 				flips := 0
 				var failures []string

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/understudy/understudy/pkg/api"
+	"github.com/understudy/understudy/test/rig"
 )
 
 // These tests run three coordinators and two agent hosts (a primary and a
@@ -23,31 +24,31 @@ const loginName = "login.service.understudy."
 // primaryAndStandby starts a fast-profile cluster, a primary and a standby
 // host with the given services, and waits until every coordinator answers
 // the primary's address first and the standby's second.
-func primaryAndStandby(t *testing.T, services string) (*cluster, *host, *host) {
+func primaryAndStandby(t *testing.T, services string) (*rig.Cluster, *rig.Host, *rig.Host) {
 	t.Helper()
-	c := startCluster(t, clusterSpec{profile: "fast"})
-	a, b := c.startPair(services, nil)
+	c := rig.Start(t, rig.Spec{Bins: bins, Profile: "fast"})
+	a, b := startPair(t, c, services, nil)
 	return c, a, b
 }
 
 // commandCheckService is the login service without a process, whose check
-// fails while the file "fail" exists in the host's data directory.
+// fails while the file "fail" exists in the service's data directory.
 const commandCheckService = `  - name: login
     grid: osgrid
     port: 8002
-    check: {command: [sh, -c, "test ! -e {DIR}/fail"], interval: 500ms, timeout: 400ms,
+    check: {command: [sh, -c, "test ! -e {DATA}/fail"], interval: 500ms, timeout: 400ms,
             failures_before_critical: 2, successes_before_passing: 2}
 `
 
 func TestFailingCheckLeavesDNS(t *testing.T) {
 	c, a, b := primaryAndStandby(t, commandCheckService)
 	begin := time.Now()
-	touch(t, a.dataPath("fail"))
-	waitAnswer(t, c.dnsAddrs(), loginName, []string{b.ip}, 30*time.Second)
+	touch(t, filepath.Join(a.Data, "fail"))
+	waitAnswer(t, c.DNSAddrs(), loginName, []string{b.IP}, 30*time.Second)
 	t.Logf("primary's check failing (interval 500ms, 2 failures before critical): gone from DNS on all coordinators after %v",
 		time.Since(begin).Round(time.Millisecond))
 	// The host itself stays alive: only its instance left.
-	hs, err := api.NewClient(c.coords[0].http, "").Hosts(context.Background(), api.Consistent())
+	hs, err := api.NewClient(c.Coords[0].HTTP, "").Hosts(context.Background(), api.Consistent())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,12 +62,12 @@ func TestFailingCheckLeavesDNS(t *testing.T) {
 func TestKilledHostLeavesDNS(t *testing.T) {
 	c, a, b := primaryAndStandby(t, loginService)
 	begin := time.Now()
-	a.kill() // the agent; its service dies with it (parent-death signal)
-	waitAnswer(t, c.dnsAddrs(), loginName, []string{b.ip}, 30*time.Second)
+	a.Kill() // the agent; its service dies with it (parent-death signal)
+	waitAnswer(t, c.DNSAddrs(), loginName, []string{b.IP}, 30*time.Second)
 	t.Logf("primary host SIGKILLed: gone from DNS on all coordinators after %v (fast profile)",
 		time.Since(begin).Round(time.Millisecond))
-	eventually(t, 10*time.Second, "host-a's login service to die with its agent", func() bool {
-		return !tcpOpen(a.ip + ":8002")
+	rig.Eventually(t, 10*time.Second, "host-a's login service to die with its agent", func() bool {
+		return !tcpOpen(a.IP + ":8002")
 	})
 }
 
@@ -77,7 +78,7 @@ const flappingService = `  - name: login
     grid: osgrid
     port: 8002
     check:
-      command: [sh, -c, 'cd {DIR}; if [ -e steady ]; then echo 0 >>runs; exit 0; fi; if [ -e odd ]; then rm odd; echo 2 >>runs; exit 2; fi; touch odd; echo 0 >>runs; exit 0']
+      command: [sh, -c, 'cd {DATA}; if [ -e steady ]; then echo 0 >>runs; exit 0; fi; if [ -e odd ]; then rm odd; echo 2 >>runs; exit 2; fi; touch odd; echo 0 >>runs; exit 0']
       interval: 500ms
       timeout: 400ms
       failures_before_critical: 2
@@ -85,23 +86,21 @@ const flappingService = `  - name: login
 `
 
 func TestFlappingCheckDoesNotFlapDNS(t *testing.T) {
-	c := startCluster(t, clusterSpec{profile: "fast"})
-	steady := func(dir string) {
-		if err := os.WriteFile(filepath.Join(dir, "steady"), nil, 0o600); err != nil {
-			t.Fatal(err)
-		}
+	c := rig.Start(t, rig.Spec{Bins: bins, Profile: "fast"})
+	steady := func(data string) error {
+		return os.WriteFile(filepath.Join(data, "steady"), nil, 0o600)
 	}
-	a, b := c.startPair(flappingService, steady)
-	want := a.ip + "," + b.ip
+	a, b := startPair(t, c, flappingService, steady)
+	want := a.IP + "," + b.IP
 
 	// Start flapping on the primary, then probe every coordinator for a
 	// bounded period.
-	if err := os.Remove(a.dataPath("steady")); err != nil {
+	if err := os.Remove(filepath.Join(a.Data, "steady")); err != nil {
 		t.Fatal(err)
 	}
 	const period = 10 * time.Second
 	var probes []*probe
-	for _, s := range c.dnsAddrs() {
+	for _, s := range c.DNSAddrs() {
 		probes = append(probes, startProbe(t, s, loginName, 20*time.Millisecond, period))
 	}
 	for i, p := range probes {
@@ -115,7 +114,7 @@ func TestFlappingCheckDoesNotFlapDNS(t *testing.T) {
 		}
 		t.Logf("coord-%d: %d queries over %v, answer constant %q", i+1, n, period, want)
 	}
-	runs, err := os.ReadFile(a.dataPath("runs"))
+	runs, err := os.ReadFile(filepath.Join(a.Data, "runs"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,32 +130,32 @@ func TestFlappingCheckDoesNotFlapDNS(t *testing.T) {
 
 func TestDNSAnswersThroughLeaderElection(t *testing.T) {
 	c, a, b := primaryAndStandby(t, loginService)
-	want := a.ip + "," + b.ip
+	want := a.IP + "," + b.IP
 	ctx := context.Background()
-	leader, err := api.NewClient(c.coords[0].http, "").Leader(ctx)
+	leader, err := api.NewClient(c.Coords[0].HTTP, "").Leader(ctx)
 	if err != nil || leader.ID == "" {
 		t.Fatalf("leader: %+v %v", leader, err)
 	}
-	var killed *coordProc
-	var survivors []*coordProc
+	var killed *rig.Coord
+	var survivors []*rig.Coord
 	var probes []*probe
-	for _, p := range c.coords {
-		if p.name == leader.ID {
+	for _, p := range c.Coords {
+		if p.Name == leader.ID {
 			killed = p
 			continue
 		}
 		survivors = append(survivors, p)
 		// The probes outlast the election (a second or two with the fast
 		// profile) and the new leader's first reconciliations.
-		probes = append(probes, startProbe(t, p.dns, loginName, 10*time.Millisecond, 15*time.Second))
+		probes = append(probes, startProbe(t, p.DNS, loginName, 10*time.Millisecond, 15*time.Second))
 	}
 	if killed == nil {
 		t.Fatalf("leader %q is not one of the coordinators", leader.ID)
 	}
 	begin := time.Now()
-	killed.kill()
-	eventually(t, 30*time.Second, "a new leader", func() bool {
-		l, err := api.NewClient(survivors[0].http, "").Leader(ctx)
+	killed.Kill()
+	rig.Eventually(t, 30*time.Second, "a new leader", func() bool {
+		l, err := api.NewClient(survivors[0].HTTP, "").Leader(ctx)
 		return err == nil && l.ID != "" && l.ID != leader.ID
 	})
 	elected := time.Since(begin)
@@ -164,11 +163,11 @@ func TestDNSAnswersThroughLeaderElection(t *testing.T) {
 		<-p.done
 		n, fails, answers := p.results()
 		if len(fails) > 0 {
-			t.Errorf("%s: %d of %d queries failed during the election: %v", survivors[i].name, len(fails), n, fails)
+			t.Errorf("%s: %d of %d queries failed during the election: %v", survivors[i].Name, len(fails), n, fails)
 		}
 		if len(answers) != 1 || answers[0].answer != want {
-			t.Errorf("%s: answers changed during the election: %v", survivors[i].name, answers)
+			t.Errorf("%s: answers changed during the election: %v", survivors[i].Name, answers)
 		}
-		t.Logf("%s: %d queries, none failed, across an election that took %v", survivors[i].name, n, elected.Round(time.Millisecond))
+		t.Logf("%s: %d queries, none failed, across an election that took %v", survivors[i].Name, n, elected.Round(time.Millisecond))
 	}
 }

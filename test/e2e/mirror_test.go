@@ -3,16 +3,9 @@
 package e2e
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"io/fs"
-	"math/big"
 	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
@@ -21,35 +14,8 @@ import (
 	"time"
 
 	"github.com/understudy/understudy/pkg/api"
+	"github.com/understudy/understudy/test/rig"
 )
-
-// mirrorCerts writes a CA and a mirror certificate per host into dir.
-func mirrorCerts(t *testing.T, dir string, hosts ...string) {
-	t.Helper()
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "e2e CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caCert, _ := x509.ParseCertificate(caDER)
-	writeFile(t, dir, "ca.pem", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})))
-	for i, h := range hosts {
-		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		tmpl := &x509.Certificate{SerialNumber: big.NewInt(int64(i + 2)), Subject: pkix.Name{CommonName: h}, DNSNames: []string{h},
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour), KeyUsage: x509.KeyUsageDigitalSignature,
-			ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		kb, _ := x509.MarshalECPrivateKey(key)
-		writeFile(t, dir, h+".pem", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
-		writeFile(t, dir, h+".key", string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})))
-	}
-}
 
 // sums hashes every regular file under root by relative path.
 func sums(root string) map[string][32]byte {
@@ -101,15 +67,13 @@ func fillDir(t *testing.T, dir string, r *mrand.Rand, n int) {
 // standby over mutual TLS, the standby's warm copy equals the source byte
 // for byte, and the coordinators show both copies.
 func TestMirrorBetweenAgentProcesses(t *testing.T) {
-	c := startCluster(t, clusterSpec{profile: "fast"})
-	certs := t.TempDir()
-	mirrorCerts(t, certs, "host-a", "host-b")
+	c := rig.Start(t, rig.Spec{Bins: bins, Profile: "fast"})
 	src := t.TempDir()
 	warm := filepath.Join(t.TempDir(), "warm")
 	r := mrand.New(mrand.NewPCG(5, 5))
 	fillDir(t, src, r, 10)
 
-	agent := func(name, role, path string) *proc {
+	agent := func(name, role, path string) *rig.Proc {
 		dir := t.TempDir()
 		cfg := writeFile(t, dir, "agent.yaml", fmt.Sprintf(`node_name: %s
 data_dir: %s
@@ -121,18 +85,17 @@ encrypt: %q
 token: agent-secret
 gossip_profile: fast
 log_level: info
-tls: {ca_file: %s/ca.pem, cert_file: %s/%s.pem, key_file: %s/%s.key}
-services:
+%sservices:
   - {name: world, port: 9000, datasets: [world]}
 datasets:
   - {name: world, path: %s, class: state, schedule: "* * * * *"}
-`, name, dir, role, strings.Join(c.gossipAddrs(), ", "), c.key, certs, certs, name, certs, name, path))
-		return start(t, name, "understudy-agent", "run", "--config", cfg)
+`, name, dir, role, strings.Join(c.GossipAddrs(), ", "), c.Key(), c.MirrorTLS(name), path))
+		return rig.StartProc(t, name, 0, bins.Agent, "run", "--config", cfg)
 	}
 	agent("host-b", "standby", warm)
 	agent("host-a", "active", src)
 
-	cl := api.NewClient(c.coords[0].http, "admin-secret")
+	cl := api.NewClient(c.Coords[0].HTTP, "admin-secret")
 	mirrored := func(after int64) func() bool {
 		return func() bool {
 			ds, err := cl.Datasets(t.Context())
@@ -148,8 +111,8 @@ datasets:
 		}
 	}
 	// The first snapshot is taken at start; the next on the minute.
-	eventually(t, 90*time.Second, "the first snapshot in the standby's warm copy", mirrored(0))
+	rig.Eventually(t, 90*time.Second, "the first snapshot in the standby's warm copy", mirrored(0))
 	changedAt := time.Now().UnixMilli()
 	fillDir(t, src, r, 4)
-	eventually(t, 90*time.Second, "the next scheduled snapshot in the warm copy", mirrored(changedAt))
+	rig.Eventually(t, 90*time.Second, "the next scheduled snapshot in the warm copy", mirrored(changedAt))
 }

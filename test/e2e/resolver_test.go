@@ -12,6 +12,8 @@ import (
 	"time"
 
 	mdns "github.com/miekg/dns"
+
+	"github.com/understudy/understudy/test/rig"
 )
 
 // unboundConfig writes an unbound configuration serving on 127.0.0.1:port
@@ -96,7 +98,7 @@ func startUnbound(t *testing.T, mode string, coordinators []string) string {
 	dir := t.TempDir()
 	port := freePort(t)
 	cfg := writeFile(t, dir, "unbound.conf", unboundConfig(dir, port, mode, coordinators))
-	startExternal(t, "unbound", path, "-d", "-c", cfg)
+	rig.StartProc(t, "unbound", 0, path, "-d", "-c", cfg)
 	return fmt.Sprintf("127.0.0.1:%d", port)
 }
 
@@ -104,10 +106,10 @@ func TestUnboundFollowsFailover(t *testing.T) {
 	for _, mode := range []string{"stub", "forward"} {
 		t.Run(mode, func(t *testing.T) {
 			const ttl = 2 * time.Second
-			c := startCluster(t, clusterSpec{profile: "fast", extra: fmt.Sprintf("dns: {ttl: %s, negative_ttl: %s}\n", ttl, ttl)})
-			a, b := c.startPair(loginService, nil)
-			resolver := startUnbound(t, mode, c.dnsAddrs())
-			waitAnswer(t, []string{resolver}, loginName, []string{a.ip, b.ip}, 20*time.Second)
+			c := rig.Start(t, rig.Spec{Bins: bins, Profile: "fast", Extra: fmt.Sprintf("dns: {ttl: %s, negative_ttl: %s}\n", ttl, ttl)})
+			a, b := startPair(t, c, loginService, nil)
+			resolver := startUnbound(t, mode, c.DNSAddrs())
+			waitAnswer(t, []string{resolver}, loginName, []string{a.IP, b.IP}, 20*time.Second)
 
 			// unbound keeps the coordinators' TTL: never more than dns.ttl left.
 			m := new(mdns.Msg)
@@ -123,9 +125,9 @@ func TestUnboundFollowsFailover(t *testing.T) {
 			}
 			// The answer is now in unbound's cache; kill the primary host.
 			begin := time.Now()
-			a.kill()
-			direct := waitAnswer(t, c.dnsAddrs(), loginName, []string{b.ip}, 30*time.Second)
-			waitAnswer(t, []string{resolver}, loginName, []string{b.ip}, 30*time.Second)
+			a.Kill()
+			direct := waitAnswer(t, c.DNSAddrs(), loginName, []string{b.IP}, 30*time.Second)
+			waitAnswer(t, []string{resolver}, loginName, []string{b.IP}, 30*time.Second)
 			took := time.Since(begin)
 			t.Logf("through unbound (%s zone, TTL %v): the answer changed to the standby %v after SIGKILL of the primary (coordinators: %v)",
 				mode, ttl, took.Round(time.Millisecond), direct.Round(time.Millisecond))
@@ -133,7 +135,7 @@ func TestUnboundFollowsFailover(t *testing.T) {
 			p := startProbe(t, resolver, loginName, 50*time.Millisecond, 2*ttl)
 			<-p.done
 			n, fails, answers := p.results()
-			if len(fails) > 0 || len(answers) != 1 || answers[0].answer != b.ip {
+			if len(fails) > 0 || len(answers) != 1 || answers[0].answer != b.IP {
 				t.Fatalf("after the flip, %d queries through unbound: failures %v, answers %v", n, fails, answers)
 			}
 			// Names outside the service catalogue get NXDOMAIN through unbound.
