@@ -317,3 +317,46 @@ func (n *Node) UnmarshalJSON(b []byte) error {
 	*n = Node(c)
 	return nil
 }
+
+// Cursor looks up the nodes of one manifest while another is walked in
+// the same order: each Find moves forward only. A read error ends the
+// lookups (what follows is then not found), so a damaged manifest costs
+// only what it would have saved.
+type Cursor struct {
+	next func() (*Node, error)
+	cur  *Node
+	done bool
+}
+
+// NewCursor returns a cursor over the nodes next yields, in manifest
+// order, until it returns an error (io.EOF at the end).
+func NewCursor(next func() (*Node, error)) *Cursor { return &Cursor{next: next} }
+
+// Find returns the node at path, or nil. Calls must come in manifest
+// order ([Compare]). A nil cursor finds nothing.
+func (c *Cursor) Find(path string) *Node {
+	if c == nil {
+		return nil
+	}
+	for !c.done {
+		if c.cur == nil {
+			n, err := c.next()
+			if err != nil {
+				c.done = true
+				return nil
+			}
+			c.cur = n
+		}
+		switch cmp := Compare(c.cur.Path, path); {
+		case cmp < 0:
+			c.cur = nil
+		case cmp == 0:
+			n := c.cur
+			c.cur = nil
+			return n
+		default:
+			return nil
+		}
+	}
+	return nil
+}

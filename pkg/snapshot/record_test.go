@@ -3,6 +3,7 @@ package snapshot
 import (
 	"encoding/json"
 	"errors"
+	"io"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -108,5 +109,35 @@ func TestChunkRefDecoding(t *testing.T) {
 		case tc.want != nil && got != *tc.want:
 			t.Errorf("%s: got %+v, want %+v", tc.in, got, *tc.want)
 		}
+	}
+}
+
+func TestCursor(t *testing.T) {
+	paths := []string{".", "a", "a/x", "b", "b/c/d", "z"}
+	i := 0
+	next := func() (*Node, error) {
+		if i == len(paths) {
+			return nil, io.EOF
+		}
+		i++
+		return &Node{Path: paths[i-1]}, nil
+	}
+	c := NewCursor(next)
+	for _, tc := range []struct {
+		path  string
+		found bool
+	}{{".", true}, {"a", true}, {"a/w", false}, {"a/x", true}, {"a/y", false}, {"b/c", false}, {"b/c/d", true}, {"c", false}, {"z", true}, {"zz", false}} {
+		n := c.Find(tc.path)
+		if (n != nil) != tc.found || (n != nil && n.Path != tc.path) {
+			t.Errorf("Find(%q) = %v, want found %v", tc.path, n, tc.found)
+		}
+	}
+	var none *Cursor
+	if none.Find("a") != nil {
+		t.Error("a nil cursor found a node")
+	}
+	broken := NewCursor(func() (*Node, error) { return nil, errors.New("damaged") })
+	if broken.Find(".") != nil || broken.Find("a") != nil {
+		t.Error("a cursor over a damaged manifest found a node")
 	}
 }

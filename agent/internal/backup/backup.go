@@ -121,11 +121,15 @@ func Run(ctx context.Context, st *store.Store, root string, opts Options) (*snap
 	}
 	defer w.Close()
 
-	var cursor *parentCursor
+	// The parent's manifest is walked in step with the dataset.
+	var cursor *snapshot.Cursor
 	if parent != nil {
-		if cursor, err = newParentCursor(ctx, st, parent); err != nil {
+		d, err := snapshot.OpenTree(ctx, st, parent)
+		if err != nil {
 			opts.Logger.Warn("parent snapshot unreadable, reading every file", "snapshot", parent.ID, "err", err)
-			cursor, parent = nil, nil
+			parent = nil
+		} else {
+			cursor = snapshot.NewCursor(d.Next)
 		}
 	}
 	tw, err := snapshot.NewTreeWriter(ctx, w, st.Polynomial())
@@ -199,50 +203,6 @@ func findParent(ctx context.Context, st *store.Store, o *Options) (*snapshot.Rec
 	return nil, nil
 }
 
-// parentCursor walks the parent's manifest in step with the walk.
-type parentCursor struct {
-	dec  *snapshot.Decoder
-	next *snapshot.Node
-	done bool
-}
-
-func newParentCursor(ctx context.Context, st *store.Store, rec *snapshot.Record) (*parentCursor, error) {
-	d, err := snapshot.OpenTree(ctx, st, rec)
-	if err != nil {
-		return nil, err
-	}
-	return &parentCursor{dec: d}, nil
-}
-
-// find returns the parent's node for path, or nil. Calls must come in walk
-// order. A damaged parent manifest just ends the lookups.
-func (c *parentCursor) find(path string) *snapshot.Node {
-	if c == nil {
-		return nil
-	}
-	for !c.done {
-		if c.next == nil {
-			n, err := c.dec.Next()
-			if err != nil {
-				c.done = true
-				return nil
-			}
-			c.next = n
-		}
-		switch cmp := snapshot.Compare(c.next.Path, path); {
-		case cmp < 0:
-			c.next = nil
-		case cmp == 0:
-			n := c.next
-			c.next = nil
-			return n
-		default:
-			return nil
-		}
-	}
-	return nil
-}
-
 // run is the state of one backup.
 type run struct {
 	opts Options
@@ -251,7 +211,7 @@ type run struct {
 	storeDir string
 	w        *store.Writer
 	pol      chunk.Polynomial
-	parent   *parentCursor
+	parent   *snapshot.Cursor
 	sem      *semaphore.Weighted
 	items    chan *item  // every node, in walk order
 	jobs     chan *item  // files to read

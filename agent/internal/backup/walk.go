@@ -107,7 +107,7 @@ func (b *run) visit(ctx context.Context, path, rel string, fi fs.FileInfo) error
 			}
 			b.links[key] = rel
 		}
-		p := b.parent.find(rel)
+		p := b.parent.Find(rel)
 		if p != nil && b.unchanged(p, n) {
 			n.Chunks = p.Chunks
 			return b.emit(ctx, &item{node: n})

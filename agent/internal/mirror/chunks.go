@@ -88,11 +88,12 @@ func forEachDelta(ctx context.Context, st *store.Store, base, rec *snapshot.Reco
 		// with nothing.
 		return forEachBatch(ctx, st, rec, fn)
 	}
-	cur := newCursor(bd)
-	defer cur.close()
+	next, stop := decodeAhead(bd)
+	defer stop()
+	cur := snapshot.NewCursor(next)
 	b := newBatcher(fn)
 	err = walk(ctx, st, rec, func(n *snapshot.Node) error {
-		old := cur.find(n.Path)
+		old := cur.Find(n.Path)
 		if len(n.Chunks) == 0 || (old != nil && sameChunks(n.Chunks, old.Chunks)) {
 			return nil
 		}
@@ -143,64 +144,35 @@ func sameChunks(a, b []snapshot.ChunkRef) bool {
 	return true
 }
 
-// cursor walks a manifest in step with another one. The manifest is
-// decoded by a goroutine of its own, so that the two decodings, the main
-// cost of comparing two snapshots, run side by side.
-type cursor struct {
-	nodes <-chan *snapshot.Node
-	stop  chan struct{}
-	next  *snapshot.Node
-	done  bool
-}
-
-func newCursor(d *snapshot.Decoder) *cursor {
+// decodeAhead decodes d in a goroutine of its own, so that comparing two
+// manifests decodes both side by side, and returns a function yielding
+// the nodes (io.EOF after the last one, or after a read error: what
+// follows then counts as new) and one that stops the goroutine.
+func decodeAhead(d *snapshot.Decoder) (next func() (*snapshot.Node, error), stop func()) {
 	nodes := make(chan *snapshot.Node, 256)
-	c := &cursor{nodes: nodes, stop: make(chan struct{})}
+	done := make(chan struct{})
 	go func() {
 		defer close(nodes)
 		for {
 			n, err := d.Next()
 			if err != nil {
-				return // the end, or damage: what follows counts as new
+				return
 			}
 			select {
 			case nodes <- n:
-			case <-c.stop:
+			case <-done:
 				return
 			}
 		}
 	}()
-	return c
-}
-
-// close stops the decoding goroutine.
-func (c *cursor) close() { close(c.stop) }
-
-// find returns the node at path, or nil. Calls must come in manifest
-// order. A damaged manifest just ends the lookups: what follows then
-// counts as new.
-func (c *cursor) find(path string) *snapshot.Node {
-	for !c.done {
-		if c.next == nil {
-			n, ok := <-c.nodes
-			if !ok {
-				c.done = true
-				return nil
-			}
-			c.next = n
+	next = func() (*snapshot.Node, error) {
+		n, ok := <-nodes
+		if !ok {
+			return nil, io.EOF
 		}
-		switch cmp := snapshot.Compare(c.next.Path, path); {
-		case cmp < 0:
-			c.next = nil
-		case cmp == 0:
-			n := c.next
-			c.next = nil
-			return n
-		default:
-			return nil
-		}
+		return n, nil
 	}
-	return nil
+	return next, func() { close(done) }
 }
 
 // walk is snapshot.Walk with the manifest's chunks located in one index
