@@ -113,11 +113,44 @@ type Hit struct {
 	Sent, Got time.Time
 }
 
+// repeater runs one probe's loop in a goroutine of its own.
+type repeater struct{ stop, done chan struct{} }
+
+// repeat calls fn every interval until Stop is called or limit has passed.
+func repeat(interval, limit time.Duration, fn func()) repeater {
+	r := repeater{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		end := time.After(limit)
+		for {
+			fn()
+			select {
+			case <-r.stop:
+				return
+			case <-end:
+				return
+			case <-time.After(interval):
+			}
+		}
+	}()
+	return r
+}
+
+// Stop ends the loop and waits for it; it is idempotent.
+func (r repeater) Stop() {
+	select {
+	case <-r.stop:
+	default:
+		close(r.stop)
+	}
+	<-r.done
+}
+
 // Probe asks one instance for get_grid_info over and over and records
 // every answer.
 type Probe struct {
-	Addr       string
-	stop, done chan struct{}
+	Addr string
+	repeater
 
 	mu    sync.Mutex // guards hits and tries
 	hits  []Hit
@@ -127,40 +160,19 @@ type Probe struct {
 // StartProbe probes addr every interval (each attempt bounded by timeout)
 // until Stop is called or limit has passed.
 func StartProbe(addr string, interval, timeout, limit time.Duration) *Probe {
-	p := &Probe{Addr: addr, stop: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		defer close(p.done)
-		end := time.After(limit)
-		for {
-			sent := time.Now()
-			ok := Serving(addr, timeout)
-			got := time.Now()
-			p.mu.Lock()
-			p.tries++
-			if ok {
-				p.hits = append(p.hits, Hit{sent, got})
-			}
-			p.mu.Unlock()
-			select {
-			case <-p.stop:
-				return
-			case <-end:
-				return
-			case <-time.After(interval):
-			}
+	p := &Probe{Addr: addr}
+	p.repeater = repeat(interval, limit, func() {
+		sent := time.Now()
+		ok := Serving(addr, timeout)
+		got := time.Now()
+		p.mu.Lock()
+		p.tries++
+		if ok {
+			p.hits = append(p.hits, Hit{sent, got})
 		}
-	}()
+		p.mu.Unlock()
+	})
 	return p
-}
-
-// Stop ends the probe and waits for it; it is idempotent.
-func (p *Probe) Stop() {
-	select {
-	case <-p.stop:
-	default:
-		close(p.stop)
-	}
-	<-p.done
 }
 
 // Hits returns the answered probes so far and the number of attempts.
@@ -173,7 +185,7 @@ func (p *Probe) Hits() ([]Hit, int) {
 // LoginProbe logs in through a login URI over and over and records the
 // longest stretch without a successful login.
 type LoginProbe struct {
-	stop, done chan struct{}
+	repeater
 
 	mu       sync.Mutex // guards the fields below
 	ok, fail int
@@ -187,52 +199,31 @@ type LoginProbe struct {
 // StartLoginProbe logs in as first last (pw) at url every interval until
 // Stop or limit.
 func StartLoginProbe(url, first, last, pw string, interval, limit time.Duration) *LoginProbe {
-	p := &LoginProbe{stop: make(chan struct{}), done: make(chan struct{}), served: map[string]int{}, lastOK: time.Now()}
-	go func() {
-		defer close(p.done)
-		end := time.After(limit)
-		for {
-			r, err := Login(context.Background(), url, first, last, pw, 2*time.Second)
-			now := time.Now()
-			p.mu.Lock()
-			if err == nil && r.OK {
-				p.ok++
-				p.served[r.ServedBy]++
-				if gap := now.Sub(p.lastOK); gap > p.longest {
-					p.longest, p.from = gap, p.lastOK
-				}
-				p.lastOK = now
-			} else {
-				p.fail++
-				if len(p.failures) < 5 {
-					why := fmt.Sprint(err)
-					if err == nil {
-						why = fmt.Sprintf("HTTP %d: %.200s", r.Status, r.Body)
-					}
-					p.failures = append(p.failures, now.Format("15:04:05.000")+" "+why)
-				}
+	p := &LoginProbe{served: map[string]int{}, lastOK: time.Now()}
+	p.repeater = repeat(interval, limit, func() {
+		r, err := Login(context.Background(), url, first, last, pw, 2*time.Second)
+		now := time.Now()
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if err == nil && r.OK {
+			p.ok++
+			p.served[r.ServedBy]++
+			if gap := now.Sub(p.lastOK); gap > p.longest {
+				p.longest, p.from = gap, p.lastOK
 			}
-			p.mu.Unlock()
-			select {
-			case <-p.stop:
-				return
-			case <-end:
-				return
-			case <-time.After(interval):
-			}
+			p.lastOK = now
+			return
 		}
-	}()
+		p.fail++
+		if len(p.failures) < 5 {
+			why := fmt.Sprint(err)
+			if err == nil {
+				why = fmt.Sprintf("HTTP %d: %.200s", r.Status, r.Body)
+			}
+			p.failures = append(p.failures, now.Format("15:04:05.000")+" "+why)
+		}
+	})
 	return p
-}
-
-// Stop ends the probe and waits for it; it is idempotent.
-func (p *LoginProbe) Stop() {
-	select {
-	case <-p.stop:
-	default:
-		close(p.stop)
-	}
-	<-p.done
 }
 
 // LoginStats is what a [LoginProbe] saw.
