@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -32,6 +33,9 @@ type CopyStats struct {
 	// Snapshots were uploaded; SnapshotsPresent were already there.
 	Snapshots        int `json:"snapshots"`
 	SnapshotsPresent int `json:"snapshots_present"`
+	// SnapshotsGone were forgotten in the store while the copy ran and
+	// were skipped.
+	SnapshotsGone int `json:"snapshots_gone,omitempty"`
 	// Chunks were uploaded (Bytes of stored blobs); ChunksPresent needed
 	// no upload.
 	Chunks        int   `json:"chunks"`
@@ -45,9 +49,9 @@ type CopyStats struct {
 // restore. The first copy writes the store's config; later copies refuse
 // (with [ErrMismatch]) a store of another family (polynomial or key).
 //
-// Copy takes no store lock and runs beside a backup; a store prune that
-// removes a snapshot while it is being copied makes Copy fail (the next
-// run copies the rest).
+// Copy takes no store lock and runs beside a backup or a forget: a
+// snapshot forgotten while it is being copied is skipped (and counted in
+// SnapshotsGone) rather than failing the copy of the others.
 func Copy(ctx context.Context, st *store.Store, b Backend, opts CopyOptions) (CopyStats, error) {
 	var stats CopyStats
 	if opts.Workers <= 0 {
@@ -86,9 +90,26 @@ func Copy(ctx context.Context, st *store.Store, b Backend, opts CopyOptions) (Co
 	if err != nil {
 		return stats, err
 	}
+	recordPath := func(rec *snapshot.Record) string {
+		return filepath.Join(st.Dir(), filepath.FromSlash(storeRecordsDir), rec.ID)
+	}
+	// gone reports whether rec was forgotten since it was listed: its
+	// chunks may then have been pruned, and its copy is skipped.
+	gone := func(rec *snapshot.Record) bool {
+		_, err := os.Stat(recordPath(rec))
+		if errors.Is(err, fs.ErrNotExist) {
+			stats.SnapshotsGone++
+			log.Debug("snapshot forgotten during the copy, skipped", "snapshot", snapshot.ShortID(rec.ID), "archive", b.String())
+			return true
+		}
+		return false
+	}
 	for _, rec := range todo {
 		ids, err := snapshotChunks(ctx, st, rec)
 		if err != nil {
+			if gone(rec) {
+				continue
+			}
 			return stats, err
 		}
 		var missing []chunk.ID
@@ -102,14 +123,20 @@ func Copy(ctx context.Context, st *store.Store, b Backend, opts CopyOptions) (Co
 		n, err := upload(ctx, st, b, missing, opts.Workers)
 		stats.Bytes += n
 		if err != nil {
+			if gone(rec) {
+				continue
+			}
 			return stats, fmt.Errorf("archive: copy snapshot %s: %w", snapshot.ShortID(rec.ID), err)
 		}
 		for _, id := range missing {
 			chunks[id] = true
 		}
 		stats.Chunks += len(missing)
-		raw, err := os.ReadFile(filepath.Join(st.Dir(), filepath.FromSlash(storeRecordsDir), rec.ID))
+		raw, err := os.ReadFile(recordPath(rec))
 		if err != nil {
+			if gone(rec) {
+				continue
+			}
 			return stats, fmt.Errorf("archive: copy snapshot %s: %w", snapshot.ShortID(rec.ID), err)
 		}
 		if err := b.Put(ctx, snapshotObject(rec.ID), bytes.NewReader(raw), int64(len(raw))); err != nil {

@@ -2,12 +2,16 @@ package archive_test
 
 import (
 	"bytes"
+	"context"
+	"fmt"
+	"io"
 	"errors"
 	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +19,7 @@ import (
 	"github.com/understudy/understudy/agent/internal/backup"
 	"github.com/understudy/understudy/agent/internal/restore"
 	"github.com/understudy/understudy/agent/internal/retention"
+	"github.com/understudy/understudy/pkg/snapshot"
 	"github.com/understudy/understudy/pkg/store"
 )
 
@@ -310,5 +315,63 @@ func TestFetchDetectsDamage(t *testing.T) {
 	}
 	if err := a.Fetch(ctx, recs[0]); !errors.Is(err, archive.ErrDamaged) || !strings.Contains(err.Error(), "missing") {
 		t.Errorf("Fetch with chunks deleted = %v, want ErrDamaged (missing)", err)
+	}
+}
+
+// forgetOnPut is a backend that forgets a snapshot in the store the first
+// time a chunk is uploaded, as a retention run beside the copy would.
+type forgetOnPut struct {
+	archive.Backend
+	once   sync.Once
+	forget func()
+}
+
+func (f *forgetOnPut) Put(ctx context.Context, name string, r io.Reader, size int64) error {
+	if strings.HasPrefix(name, "chunks/") {
+		f.once.Do(f.forget)
+	}
+	return f.Backend.Put(ctx, name, r, size)
+}
+
+// TestCopySkipsSnapshotForgottenMeanwhile: a snapshot forgotten while the
+// copy runs is skipped and counted; the others are archived and the copy
+// succeeds.
+func TestCopySkipsSnapshotForgottenMeanwhile(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	st := newStore(t, nil)
+	src := t.TempDir()
+	var recs []*snapshot.Record
+	for i := range 3 {
+		writeFile(t, filepath.Join(src, fmt.Sprintf("f%d", i)), randBytes(uint64(i), 100_000))
+		rec, err := backup.Run(ctx, st, src, backup.Options{Dataset: "d", Host: "h"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, rec)
+	}
+	b := &forgetOnPut{Backend: newFS(t), forget: func() {
+		w, err := st.Lock(ctx, store.LockOptions{Wait: true})
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer w.Close()
+		if err := snapshot.Delete(ctx, w, recs[0].ID); err != nil {
+			t.Error(err)
+		}
+	}}
+	stats, err := archive.Copy(ctx, st, b, archive.CopyOptions{})
+	if err != nil {
+		t.Fatalf("copy: %v", err)
+	}
+	if stats.Snapshots != 2 || stats.SnapshotsGone != 1 {
+		t.Errorf("copied %d snapshots, skipped %d; want 2 and 1", stats.Snapshots, stats.SnapshotsGone)
+	}
+	for i, rec := range recs {
+		_, err := b.Stat(ctx, "snapshots/"+rec.ID)
+		if archived := err == nil; archived != (i > 0) {
+			t.Errorf("snapshot %d archived: %v (%v)", i, archived, err)
+		}
 	}
 }
