@@ -3,9 +3,9 @@ package archive_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
-	"errors"
 	"io/fs"
 	"math/rand/v2"
 	"os"
