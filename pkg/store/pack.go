@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
@@ -65,6 +66,15 @@ type Location struct {
 	Offset    uint32 // of the blob in the pack
 	Length    uint32 // stored bytes
 	RawLength uint32 // plaintext bytes
+}
+
+// Compare orders locations by pack and offset: the order in which packs
+// are read front to back.
+func (l Location) Compare(o Location) int {
+	if c := bytes.Compare(l.Pack[:], o.Pack[:]); c != 0 {
+		return c
+	}
+	return cmp.Compare(l.Offset, o.Offset)
 }
 
 // PackInfo is what the index records about a pack.

@@ -1,8 +1,6 @@
 package store
 
 import (
-	"bytes"
-	"cmp"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -290,12 +288,7 @@ func (s *Store) Prefetch(locs []Location) {
 		return
 	}
 	ls := slices.Clone(locs)
-	slices.SortFunc(ls, func(a, b Location) int {
-		if c := bytes.Compare(a.Pack[:], b.Pack[:]); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.Offset, b.Offset)
-	})
+	slices.SortFunc(ls, Location.Compare)
 	advise := func(p PackID, off, end int64) {
 		f, err := s.packFile(p)
 		if err != nil {

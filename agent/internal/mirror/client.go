@@ -3,7 +3,6 @@ package mirror
 import (
 	"bufio"
 	"bytes"
-	"cmp"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -272,12 +271,7 @@ func readPlan(ctx context.Context, st *store.Store, ids []chunk.ID) ([]planned, 
 			plan = append(plan, planned{id, locs[i]})
 		}
 	}
-	slices.SortFunc(plan, func(a, b planned) int {
-		if c := bytes.Compare(a.loc.Pack[:], b.loc.Pack[:]); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.loc.Offset, b.loc.Offset)
-	})
+	slices.SortFunc(plan, func(a, b planned) int { return a.loc.Compare(b.loc) })
 	return plan, nil
 }
 
