@@ -28,7 +28,7 @@ type Pool struct {
 	log       *slog.Logger
 	retention time.Duration
 	ml        *memberlist.Memberlist
-	queue     *memberlist.TransmitLimitedQueue
+	queue     *broadcastQueue
 	events    *Subscription
 
 	lifeMu   sync.Mutex // serialises Leave and Shutdown; guards shutdown
@@ -92,10 +92,7 @@ func New(cfg Config) (*Pool, error) {
 	if cfg.OnProbe != nil {
 		mc.Ping = pingDelegate{cfg.OnProbe}
 	}
-	p.queue = &memberlist.TransmitLimitedQueue{
-		NumNodes:       p.numAlive,
-		RetransmitMult: mc.RetransmitMult,
-	}
+	p.queue = newBroadcastQueue(p.numAlive, mc.RetransmitMult)
 	p.events = p.Subscribe()
 	ml, err := memberlist.Create(mc)
 	if err != nil {
