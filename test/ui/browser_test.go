@@ -176,17 +176,20 @@ func TestStatusPage(t *testing.T) {
 	read := co.Client("")
 	admin := co.Client(c.AdminToken)
 
-	harness.Eventually(t, 20*time.Second, "both instances of login passing", func() bool {
+	eventually(t, 20*time.Second, "both instances of login passing", func() string {
 		svc, err := read.Service(ctx, "login")
-		if err != nil || svc.Primary != "host-a" || len(svc.Instances) != 2 {
-			return false
+		if err != nil {
+			return err.Error()
+		}
+		if svc.Primary != "host-a" || len(svc.Instances) != 2 {
+			return fmt.Sprintf("service %+v", svc)
 		}
 		for _, in := range svc.Instances {
 			if in.Health != "passing" {
-				return false
+				return fmt.Sprintf("service %+v", svc)
 			}
 		}
-		return true
+		return ""
 	})
 	// A standby pool and dataset reports fill the remaining sections.
 	if _, err := admin.SetPoolPolicy(ctx, "default", json.RawMessage(
