@@ -89,25 +89,25 @@ func newMetrics(a *Agent) *agentMetrics {
 		"This member's own gossip health: 0 when healthy, higher after missed probe acknowledgements.", nil,
 		func(emit metrics.Emit) { emit(float64(a.pool.HealthScore())) })
 	r.GaugeFunc("gossip_members", "Members of the gossip pool as this member sees them, by state and kind.",
-		[]string{"state", "kind"}, func(emit metrics.Emit) { emitMembers(emit, a.pool.Members()) })
+		[]string{"state", "kind"}, func(emit metrics.Emit) { gossip.CountMembers(a.pool.Members(), emit) })
 	r.GaugeFunc("check_status", "1 for the current status of each service's health check, 0 for the others.",
 		[]string{"service", "status"}, func(emit metrics.Emit) {
 			for name, cur := range a.checks.Status() {
 				for _, st := range []health.Status{health.Passing, health.Warning, health.Critical} {
-					emit(b2f(st == cur), name, string(st))
+					emit(metrics.Bool(st == cur), name, string(st))
 				}
 			}
 		})
 	r.GaugeFunc("service_running", "1 while the service's process runs on this host.", []string{"service"},
 		func(emit metrics.Emit) {
 			for _, st := range a.orders.States() {
-				emit(b2f(st.Running), st.Name)
+				emit(metrics.Bool(st.Running), st.Name)
 			}
 		})
 	r.GaugeFunc("lease_valid", "1 while this host holds an unexpired lease as the service's primary.",
 		[]string{"service"}, func(emit metrics.Emit) {
 			for _, st := range a.orders.States() {
-				emit(b2f(st.LeaseValid), st.Name)
+				emit(metrics.Bool(st.LeaseValid), st.Name)
 			}
 		})
 	return m
@@ -159,17 +159,3 @@ func (m *agentMetrics) onRenew(service, outcome string) { m.leaseRenews.Inc(serv
 
 // observeProbe is the gossip pool's OnProbe hook.
 func (m *agentMetrics) observeProbe(_ string, rtt time.Duration) { m.probeRTT.ObserveDuration(rtt) }
-
-// emitMembers reports the pool's members by state and kind, zeros included.
-func emitMembers(emit metrics.Emit, members []gossip.Member) {
-	gossip.CountMembers(members, func(st gossip.State, k gossip.Kind, n int) {
-		emit(float64(n), st.String(), string(k))
-	})
-}
-
-func b2f(b bool) float64 {
-	if b {
-		return 1
-	}
-	return 0
-}

@@ -53,7 +53,7 @@ func newMetrics(s *Server) *serverMetrics {
 		func(emit metrics.Emit) {
 			cur := strings.ToLower(s.raft.State())
 			for _, st := range []string{"leader", "follower", "candidate", "shutdown"} {
-				emit(b2f(st == cur), st)
+				emit(metrics.Bool(st == cur), st)
 			}
 		})
 	r.GaugeFunc("raft_term", "The current Raft term.", nil, func(emit metrics.Emit) { emit(float64(s.raft.Term())) })
@@ -72,7 +72,7 @@ func newMetrics(s *Server) *serverMetrics {
 		"This member's own gossip health: 0 when healthy, higher after missed probe acknowledgements.", nil,
 		func(emit metrics.Emit) { emit(float64(s.pool.HealthScore())) })
 	r.GaugeFunc("gossip_members", "Members of the gossip pool as this member sees them, by state and kind.",
-		[]string{"state", "kind"}, func(emit metrics.Emit) { emitMembers(emit, s.pool.Members()) })
+		[]string{"state", "kind"}, func(emit metrics.Emit) { gossip.CountMembers(s.pool.Members(), emit) })
 
 	r.GaugeFunc("catalog_hosts", "Hosts in the catalogue by status.", []string{"status"}, func(emit metrics.Emit) {
 		n := map[catalog.HostStatus]int{}
@@ -190,10 +190,10 @@ func registerDatasetMetrics(r *metrics.Registry, cat *catalog.Catalog) {
 		})
 	r.GaugeFunc("dataset_stale", "1 when the reporting agent says the copy misses its schedule or RPO.", labels,
 		func(emit metrics.Emit) {
-			each(emit, func(d catalog.DatasetStatus) (float64, bool) { return b2f(d.Stale), true })
+			each(emit, func(d catalog.DatasetStatus) (float64, bool) { return metrics.Bool(d.Stale), true })
 		})
 	r.GaugeFunc("dataset_error", "1 while the copy's last job failed.", labels, func(emit metrics.Emit) {
-		each(emit, func(d catalog.DatasetStatus) (float64, bool) { return b2f(d.LastError != ""), true })
+		each(emit, func(d catalog.DatasetStatus) (float64, bool) { return metrics.Bool(d.LastError != ""), true })
 	})
 }
 
@@ -247,17 +247,3 @@ func (m *serverMetrics) countGossipEvents(ctx context.Context, pool *gossip.Pool
 
 // observeProbe is the gossip pool's OnProbe hook.
 func (m *serverMetrics) observeProbe(_ string, rtt time.Duration) { m.probeRTT.ObserveDuration(rtt) }
-
-// emitMembers reports the pool's members by state and kind, zeros included.
-func emitMembers(emit metrics.Emit, members []gossip.Member) {
-	gossip.CountMembers(members, func(st gossip.State, k gossip.Kind, n int) {
-		emit(float64(n), st.String(), string(k))
-	})
-}
-
-func b2f(b bool) float64 {
-	if b {
-		return 1
-	}
-	return 0
-}

@@ -78,9 +78,10 @@ func (p *Pool) toMember(n *memberlist.Node, s State) Member {
 	return m
 }
 
-// CountMembers calls fn with the number of members in every state and of
-// every kind, zeros included, so that metrics always carry each series.
-func CountMembers(members []Member, fn func(state State, kind Kind, n int)) {
+// CountMembers calls emit with the number of members in every state and of
+// every kind, with the state and kind as labels, zeros included, so that
+// metrics always carry each series.
+func CountMembers(members []Member, emit func(n float64, labels ...string)) {
 	type key struct {
 		state State
 		kind  Kind
@@ -91,7 +92,7 @@ func CountMembers(members []Member, fn func(state State, kind Kind, n int)) {
 	}
 	for _, st := range []State{StateAlive, StateDead, StateLeft} {
 		for _, k := range []Kind{KindCoordinator, KindAgent} {
-			fn(st, k, n[key{st, k}])
+			emit(float64(n[key{st, k}]), st.String(), string(k))
 		}
 	}
 }

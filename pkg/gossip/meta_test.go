@@ -2,6 +2,7 @@ package gossip
 
 import (
 	"errors"
+	"maps"
 	"strings"
 	"testing"
 )
@@ -144,4 +145,24 @@ func FuzzDecodeMeta(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestCountMembersEmitsEverySeries(t *testing.T) {
+	members := []Member{
+		{Name: "c1", State: StateAlive, Meta: Meta{Kind: KindCoordinator}},
+		{Name: "a1", State: StateAlive, Meta: Meta{Kind: KindAgent}},
+		{Name: "a2", State: StateAlive, Meta: Meta{Kind: KindAgent}},
+		{Name: "a3", State: StateLeft, Meta: Meta{Kind: KindAgent}},
+	}
+	got := map[string]float64{}
+	CountMembers(members, func(n float64, labels ...string) {
+		got[strings.Join(labels, "/")] = n
+	})
+	want := map[string]float64{
+		"alive/coordinator": 1, "alive/agent": 2, "dead/coordinator": 0, "dead/agent": 0,
+		"left/coordinator": 0, "left/agent": 1,
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("CountMembers emitted %v, want %v", got, want)
+	}
 }

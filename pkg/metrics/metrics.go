@@ -113,6 +113,14 @@ func (h *Histogram) ObserveDuration(d time.Duration, labelValues ...string) {
 // value per label, in order.
 type Emit func(value float64, labelValues ...string)
 
+// Bool is 1 for true and 0 for false, the value of a yes-or-no gauge.
+func Bool(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 // GaugeFunc creates the gauge understudy_<name> whose samples collect
 // reports at every scrape. collect may be called concurrently and must be
 // quick; it must emit each label combination at most once.
