@@ -60,7 +60,7 @@ func TestCacheConcurrentWithApply(t *testing.T) {
 		if i%2 == 1 {
 			health = catalog.HealthPassing
 		}
-		cat.apply(&catalog.SetHealth{Host: "host-a", Service: "login", Health: health})
+		cat.Run(&catalog.SetHealth{Host: "host-a", Service: "login", Health: health})
 	}
 	wg.Wait()
 	close(errs)

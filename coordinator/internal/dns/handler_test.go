@@ -438,7 +438,7 @@ func TestFollowsCatalogue(t *testing.T) {
 	}
 	before := serial()
 
-	cat.apply(&catalog.SetHealth{Host: "host-a", Service: "login", Health: catalog.HealthCritical})
+	cat.Run(&catalog.SetHealth{Host: "host-a", Service: "login", Health: catalog.HealthCritical})
 	if got := addrs(); !slices.Equal(got, []string{"10.0.0.2"}) {
 		t.Errorf("primary critical: %v, want [10.0.0.2]", got)
 	}
@@ -446,19 +446,19 @@ func TestFollowsCatalogue(t *testing.T) {
 		t.Errorf("serial %d, want %d (index %d)", s, before+1, cat.Index())
 	}
 
-	cat.apply(&catalog.SetHealth{Host: "host-b", Service: "login", Health: catalog.HealthWarning})
+	cat.Run(&catalog.SetHealth{Host: "host-b", Service: "login", Health: catalog.HealthWarning})
 	if got := addrs(); len(got) != 0 {
 		t.Errorf("warning is not passing and must not be served: %v, want none", got)
 	}
 
-	cat.apply(&catalog.SetHostStatus{Name: "host-b", Status: catalog.HostFailed, At: 3})
+	cat.Run(&catalog.SetHostStatus{Name: "host-b", Status: catalog.HostFailed, At: 3})
 	m := exchange(t, h, query("login.service.understudy.", mdns.TypeA), false)
 	if m.Rcode != mdns.RcodeSuccess || len(m.Answer) != 0 || len(m.Ns) != 1 {
 		t.Errorf("nothing healthy: rcode %s, %d answers, %d authority; want NODATA with SOA",
 			mdns.RcodeToString[m.Rcode], len(m.Answer), len(m.Ns))
 	}
 
-	cat.apply(&catalog.SetHealth{Host: "host-a", Service: "login", Health: catalog.HealthPassing})
+	cat.Run(&catalog.SetHealth{Host: "host-a", Service: "login", Health: catalog.HealthPassing})
 	if got := addrs(); !slices.Equal(got, []string{"10.0.0.1"}) {
 		t.Errorf("primary back: %v, want [10.0.0.1]", got)
 	}

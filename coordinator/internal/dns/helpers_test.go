@@ -12,37 +12,19 @@ import (
 	mdns "github.com/miekg/dns"
 
 	"github.com/understudy/understudy/coordinator/internal/catalog"
+	"github.com/understudy/understudy/coordinator/internal/catalog/catalogtest"
 )
 
 // testCatalog is a real catalogue filled through Apply, as Raft would.
-type testCatalog struct {
-	*catalog.Catalog
-	t     testing.TB
-	index uint64
-}
+type testCatalog struct{ *catalogtest.Catalog }
 
-func newTestCatalog(t testing.TB) *testCatalog {
-	t.Helper()
-	return &testCatalog{Catalog: catalog.New(), t: t}
-}
-
-func (c *testCatalog) apply(cmd catalog.Command) {
-	c.t.Helper()
-	b, err := catalog.Encode(cmd)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	c.index++
-	if err := c.Apply(c.index, b); err != nil {
-		c.t.Fatalf("apply %T: %v", cmd, err)
-	}
-}
+func newTestCatalog(t testing.TB) *testCatalog { return &testCatalog{catalogtest.New(t)} }
 
 func (c *testCatalog) host(name, addr string, role catalog.Role, svcs ...catalog.ServiceDef) {
-	c.t.Helper()
-	c.apply(&catalog.UpsertHost{Name: name, Region: "eu-west", Role: role, Address: addr, At: 1})
+	c.T.Helper()
+	c.Run(&catalog.UpsertHost{Name: name, Region: "eu-west", Role: role, Address: addr, At: 1})
 	if len(svcs) > 0 {
-		c.apply(&catalog.RegisterServices{Host: name, Services: svcs})
+		c.Run(&catalog.RegisterServices{Host: name, Services: svcs})
 	}
 }
 
@@ -60,9 +42,9 @@ func fixture(t testing.TB) *testCatalog {
 	c.host("host-b", "10.0.0.2", catalog.RoleStandby, login(false, "backup"))
 	c.host("host-c", "fd00::3", catalog.RoleStandby, login(false))
 	c.host("host-d", "10.0.0.4", catalog.RoleStandby, login(false))
-	c.apply(&catalog.SetHostStatus{Name: "host-d", Status: catalog.HostFailed, At: 2})
+	c.Run(&catalog.SetHostStatus{Name: "host-d", Status: catalog.HostFailed, At: 2})
 	c.host("host-e", "10.0.0.5", catalog.RoleActive, catalog.ServiceDef{Name: "grid", Port: 8003, Primary: true})
-	c.apply(&catalog.SetHealth{Host: "host-e", Service: "grid", Health: catalog.HealthCritical})
+	c.Run(&catalog.SetHealth{Host: "host-e", Service: "grid", Health: catalog.HealthCritical})
 	return c
 }
 

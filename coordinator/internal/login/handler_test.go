@@ -123,7 +123,7 @@ func TestPrimaryCriticalGoesToBackup(t *testing.T) {
 	}
 	// A host the catalogue says failed is skipped the same way.
 	g.cat.health("h1", "login", catalog.HealthPassing)
-	g.cat.apply(&catalog.SetHostStatus{Name: "h1", Status: catalog.HostFailed})
+	g.cat.Run(&catalog.SetHostStatus{Name: "h1", Status: catalog.HostFailed})
 	if got := do(t, c, "POST", g.url, "", ada); servedBy(got.body) != "backup" {
 		t.Fatalf("login with the primary's host failed = %d %s", got.status, got.body)
 	}
@@ -141,7 +141,7 @@ func TestLastResortInstance(t *testing.T) {
 		t.Fatalf("login through the last resort = %d %s", got.status, got.body)
 	}
 	// A fenced instance is never a last resort, whatever it would answer.
-	g.cat.apply(&catalog.FenceHost{Name: "h2", Fenced: true})
+	g.cat.Run(&catalog.FenceHost{Name: "h2", Fenced: true})
 	if got := do(t, c, "POST", g.url, "", ada); got.status != http.StatusBadGateway {
 		t.Fatalf("login with only a fenced instance up = %d %s", got.status, got.body)
 	}
@@ -185,8 +185,8 @@ func TestAllDown(t *testing.T) {
 		t.Fatalf("failure reported = %+v", f)
 	}
 	// Nothing to try at all: both hosts failed.
-	g.cat.apply(&catalog.SetHostStatus{Name: "h1", Status: catalog.HostFailed})
-	g.cat.apply(&catalog.SetHostStatus{Name: "h2", Status: catalog.HostFailed})
+	g.cat.Run(&catalog.SetHostStatus{Name: "h1", Status: catalog.HostFailed})
+	g.cat.Run(&catalog.SetHostStatus{Name: "h2", Status: catalog.HostFailed})
 	checkUnavailable(t, do(t, c, "POST", g.url, "", ada))
 	if _, err := g.front.Route("osgrid"); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("Route with nothing alive = %v, want ErrUnavailable", err)

@@ -12,43 +12,25 @@ import (
 	"testing"
 
 	"github.com/understudy/understudy/coordinator/internal/catalog"
+	"github.com/understudy/understudy/coordinator/internal/catalog/catalogtest"
 	"github.com/understudy/understudy/test/gridlogin"
 )
 
 // testCatalog is a real catalogue filled through Apply, as Raft would.
-type testCatalog struct {
-	*catalog.Catalog
-	t     testing.TB
-	index uint64
-}
+type testCatalog struct{ *catalogtest.Catalog }
 
-func newTestCatalog(t testing.TB) *testCatalog {
-	t.Helper()
-	return &testCatalog{Catalog: catalog.New(), t: t}
-}
-
-func (c *testCatalog) apply(cmd catalog.Command) {
-	c.t.Helper()
-	b, err := catalog.Encode(cmd)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	c.index++
-	if err := c.Apply(c.index, b); err != nil {
-		c.t.Fatalf("apply %T: %v", cmd, err)
-	}
-}
+func newTestCatalog(t testing.TB) *testCatalog { return &testCatalog{catalogtest.New(t)} }
 
 // register puts a host on 127.0.0.1 into the catalogue with its services.
 func (c *testCatalog) register(host string, svcs ...catalog.ServiceDef) {
-	c.t.Helper()
-	c.apply(&catalog.RegisterServices{Host: host, Services: svcs,
+	c.T.Helper()
+	c.Run(&catalog.RegisterServices{Host: host, Services: svcs,
 		Upsert: &catalog.UpsertHost{Name: host, Address: "127.0.0.1", Role: catalog.RoleActive}})
 }
 
 func (c *testCatalog) health(host, service string, h catalog.Health) {
-	c.t.Helper()
-	c.apply(&catalog.SetHealth{Host: host, Service: service, Health: h})
+	c.T.Helper()
+	c.Run(&catalog.SetHealth{Host: host, Service: service, Health: h})
 }
 
 // loginDef is grid's login service on addr's port.
