@@ -54,12 +54,13 @@
 //
 // Check statuses change often and would not fit in the metadata for twenty
 // services, so they travel as memberlist user messages: each change raises
-// the node's sequence number and is broadcast through a
-// TransmitLimitedQueue, where a newer message for the same node replaces
-// an older one. Every member that learns a newer status re-broadcasts it
-// (epidemic spread, like memberlist's own alive messages), and push-pull
-// exchanges carry all known statuses, so a late joiner converges on its
-// first exchange. Messages start with a type byte and a version byte; a
+// the node's sequence number and is broadcast through the pool's own
+// transmit-limited queue, where a newer message for the same node replaces
+// an older one (memberlist's TransmitLimitedQueue can evict a queued
+// message when another of the same length arrives; see queue.go). Every
+// member that learns a newer status re-broadcasts it (epidemic spread, like
+// memberlist's own alive messages), and push-pull exchanges carry all known
+// statuses, so a late joiner converges on its first exchange. Messages start with a type byte and a version byte; a
 // single node's message is limited to [MaxChecksSize] so it fits one UDP
 // packet.
 //
