@@ -34,6 +34,10 @@ func TestSaveLoadList(t *testing.T) {
 	if err := Save(ctx, w, missing); !errors.Is(err, ErrIncomplete) {
 		t.Errorf("save with absent manifest: err = %v, want ErrIncomplete", err)
 	}
+	if err := Walk(ctx, st, missing, func(*Node) error { return nil }); !errors.Is(err, ErrIncomplete) ||
+		!strings.Contains(err.Error(), chunk.Sum([]byte("absent")).Short()) {
+		t.Errorf("walk of an absent manifest: err = %v, want ErrIncomplete naming the chunk", err)
+	}
 	tw, err := NewTreeWriter(ctx, w, st.Polynomial())
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 
 	"github.com/understudy/understudy/pkg/chunk"
 	"github.com/understudy/understudy/pkg/store"
@@ -92,13 +93,15 @@ func (t *TreeWriter) Abort() {
 	<-t.done
 }
 
-// treeReader concatenates the manifest's chunks.
+// treeReader concatenates located manifest chunks, each checked against
+// its hash.
 type treeReader struct {
-	ctx context.Context
-	s   *store.Store
-	ids []chunk.ID
-	buf []byte
-	pos int
+	ctx  context.Context
+	s    *store.Store
+	ids  []chunk.ID
+	locs []store.Location
+	buf  []byte
+	pos  int
 }
 
 func (r *treeReader) Read(p []byte) (int, error) {
@@ -106,11 +109,14 @@ func (r *treeReader) Read(p []byte) (int, error) {
 		if len(r.ids) == 0 {
 			return 0, io.EOF
 		}
-		b, err := r.s.Get(r.ctx, r.ids[0], r.buf[:0])
+		b, err := r.s.ReadAt(r.ids[0], r.locs[0], r.buf[:0])
+		if errors.Is(err, fs.ErrNotExist) { // moved by a prune since Locate
+			b, err = r.s.Get(r.ctx, r.ids[0], r.buf[:0])
+		}
 		if err != nil {
 			return 0, fmt.Errorf("manifest chunk %s: %w", r.ids[0].Short(), err)
 		}
-		r.ids = r.ids[1:]
+		r.ids, r.locs = r.ids[1:], r.locs[1:]
 		r.buf, r.pos = b, 0
 	}
 	n := copy(p, r.buf[r.pos:])
@@ -119,9 +125,21 @@ func (r *treeReader) Read(p []byte) (int, error) {
 }
 
 // OpenTree returns a decoder over the manifest of rec, read from the store
-// as it is consumed. Every chunk's hash is checked.
+// as it is consumed. The manifest's chunks are located in one index
+// transaction (a large dataset's manifest has hundreds); a chunk the index
+// lacks is an error wrapping [ErrIncomplete]. Every chunk's hash is
+// checked.
 func OpenTree(ctx context.Context, s *store.Store, rec *Record) (*Decoder, error) {
-	d, err := NewDecoder(&treeReader{ctx: ctx, s: s, ids: rec.Tree})
+	locs, ok, err := s.Locate(ctx, rec.Tree)
+	if err != nil {
+		return nil, err
+	}
+	for i, id := range rec.Tree {
+		if !ok[i] {
+			return nil, fmt.Errorf("%w: snapshot %s needs %s", ErrIncomplete, ShortID(rec.ID), id.Short())
+		}
+	}
+	d, err := NewDecoder(&treeReader{ctx: ctx, s: s, ids: rec.Tree, locs: locs})
 	if err != nil {
 		return nil, fmt.Errorf("snapshot %s: %w", ShortID(rec.ID), err)
 	}

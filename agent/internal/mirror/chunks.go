@@ -2,10 +2,7 @@ package mirror
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"io"
-	"io/fs"
 
 	"github.com/understudy/understudy/pkg/chunk"
 	"github.com/understudy/understudy/pkg/snapshot"
@@ -55,7 +52,7 @@ func (b *batcher) flush() error {
 // own chunks.
 func forEachBatch(ctx context.Context, st *store.Store, rec *snapshot.Record, fn func([]chunk.ID) error) error {
 	b := newBatcher(fn)
-	err := walk(ctx, st, rec, func(n *snapshot.Node) error {
+	err := snapshot.Walk(ctx, st, rec, func(n *snapshot.Node) error {
 		for _, c := range n.Chunks {
 			if err := b.add(c.ID); err != nil {
 				return err
@@ -82,7 +79,7 @@ func forEachBatch(ctx context.Context, st *store.Store, rec *snapshot.Record, fn
 // manifests are walked in step, in their common path order. A base whose
 // manifest cannot be read counts as empty.
 func forEachDelta(ctx context.Context, st *store.Store, base, rec *snapshot.Record, fn func([]chunk.ID) error) error {
-	bd, err := openTree(ctx, st, base)
+	bd, err := snapshot.OpenTree(ctx, st, base)
 	if err != nil {
 		// The base's manifest is damaged or incomplete here: compare
 		// with nothing.
@@ -92,7 +89,7 @@ func forEachDelta(ctx context.Context, st *store.Store, base, rec *snapshot.Reco
 	defer stop()
 	cur := snapshot.NewCursor(next)
 	b := newBatcher(fn)
-	err = walk(ctx, st, rec, func(n *snapshot.Node) error {
+	err = snapshot.Walk(ctx, st, rec, func(n *snapshot.Node) error {
 		old := cur.Find(n.Path)
 		if len(n.Chunks) == 0 || (old != nil && sameChunks(n.Chunks, old.Chunks)) {
 			return nil
@@ -173,75 +170,4 @@ func decodeAhead(d *snapshot.Decoder) (next func() (*snapshot.Node, error), stop
 		return n, nil
 	}
 	return next, func() { close(done) }
-}
-
-// walk is snapshot.Walk with the manifest's chunks located in one index
-// transaction rather than one per chunk (a manifest of a large dataset has
-// hundreds of chunks, and both ends of a transfer walk it).
-func walk(ctx context.Context, st *store.Store, rec *snapshot.Record, fn func(*snapshot.Node) error) error {
-	d, err := openTree(ctx, st, rec)
-	if err != nil {
-		return err
-	}
-	for {
-		n, err := d.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("snapshot %s: %w", snapshot.ShortID(rec.ID), err)
-		}
-		if err := fn(n); err != nil {
-			return err
-		}
-	}
-}
-
-// openTree returns a decoder of rec's manifest.
-func openTree(ctx context.Context, st *store.Store, rec *snapshot.Record) (*snapshot.Decoder, error) {
-	locs, ok, err := st.Locate(ctx, rec.Tree)
-	if err != nil {
-		return nil, err
-	}
-	for i, id := range rec.Tree {
-		if !ok[i] {
-			return nil, fmt.Errorf("%w: snapshot %s needs %s", snapshot.ErrIncomplete, snapshot.ShortID(rec.ID), id.Short())
-		}
-	}
-	d, err := snapshot.NewDecoder(&treeReader{ctx: ctx, st: st, ids: rec.Tree, locs: locs})
-	if err != nil {
-		return nil, fmt.Errorf("snapshot %s: %w", snapshot.ShortID(rec.ID), err)
-	}
-	return d, nil
-}
-
-// treeReader concatenates located manifest chunks, each checked against
-// its hash.
-type treeReader struct {
-	ctx  context.Context
-	st   *store.Store
-	ids  []chunk.ID
-	locs []store.Location
-	buf  []byte
-	pos  int
-}
-
-func (r *treeReader) Read(p []byte) (int, error) {
-	for r.pos >= len(r.buf) {
-		if len(r.ids) == 0 {
-			return 0, io.EOF
-		}
-		b, err := r.st.ReadAt(r.ids[0], r.locs[0], r.buf[:0])
-		if errors.Is(err, fs.ErrNotExist) { // moved by a prune
-			b, err = r.st.Get(r.ctx, r.ids[0], r.buf[:0])
-		}
-		if err != nil {
-			return 0, fmt.Errorf("manifest chunk %s: %w", r.ids[0].Short(), err)
-		}
-		r.ids, r.locs = r.ids[1:], r.locs[1:]
-		r.buf, r.pos = b, 0
-	}
-	n := copy(p, r.buf[r.pos:])
-	r.pos += n
-	return n, nil
 }
