@@ -1,7 +1,9 @@
 package gossip
 
 import (
+	"cmp"
 	"math"
+	"slices"
 	"sync"
 
 	"github.com/hashicorp/memberlist"
@@ -67,26 +69,20 @@ func (q *broadcastQueue) GetBroadcasts(overhead, limit int) [][]byte {
 		return nil
 	}
 	transmitLimit := retransmitLimit(q.mult, q.numNodes())
+	order := slices.Clone(q.items)
+	slices.SortFunc(order, func(a, b *queued) int {
+		if c := cmp.Compare(a.transmits, b.transmits); c != 0 {
+			return c
+		}
+		return cmp.Compare(b.seq, a.seq)
+	})
 	var out [][]byte
 	used := 0
-	taken := make([]bool, len(q.items))
-	for {
-		best := -1
-		for i, it := range q.items {
-			if taken[i] || used+overhead+len(it.b.Message()) > limit {
-				continue
-			}
-			if best < 0 || it.transmits < q.items[best].transmits ||
-				it.transmits == q.items[best].transmits && it.seq > q.items[best].seq {
-				best = i
-			}
-		}
-		if best < 0 {
-			break
-		}
-		taken[best] = true
-		it := q.items[best]
+	for _, it := range order {
 		msg := it.b.Message()
+		if used+overhead+len(msg) > limit {
+			continue // a smaller one further on may still fit
+		}
 		used += overhead + len(msg)
 		out = append(out, msg)
 		it.transmits++
