@@ -34,9 +34,10 @@ const (
 // codec turns plaintext chunks into stored blobs and back. It is safe for
 // concurrent use.
 type codec struct {
-	aead cipher.AEAD // nil when the store is not encrypted
-	enc  *zstd.Encoder
-	dec  *zstd.Decoder
+	aead  cipher.AEAD   // nil when the store is not encrypted
+	enc   *zstd.Encoder // literals Huffman coded
+	encLZ *zstd.Encoder // literals left raw (see compress)
+	dec   *zstd.Decoder
 }
 
 func newCodec(dataKey []byte) (*codec, error) {
@@ -55,14 +56,20 @@ func newCodec(dataKey []byte) (*codec, error) {
 	// time, and compression is the largest CPU cost of a backup. One
 	// encoder is shared and reused; EncodeAll draws on its two states.
 	var err error
-	c.enc, err = zstd.NewWriter(nil,
-		zstd.WithEncoderLevel(zstd.SpeedFastest),
-		zstd.WithEncoderConcurrency(2),
-		zstd.WithEncoderCRC(false),
-		zstd.WithLowerEncoderMem(true),
-		zstd.WithWindowSize(1<<20))
-	if err != nil {
-		return nil, fmt.Errorf("store: zstd encoder: %w", err)
+	for _, e := range []struct {
+		enc     **zstd.Encoder
+		entropy bool
+	}{{&c.enc, true}, {&c.encLZ, false}} {
+		*e.enc, err = zstd.NewWriter(nil,
+			zstd.WithEncoderLevel(zstd.SpeedFastest),
+			zstd.WithEncoderConcurrency(2),
+			zstd.WithEncoderCRC(false),
+			zstd.WithLowerEncoderMem(true),
+			zstd.WithNoEntropyCompression(!e.entropy),
+			zstd.WithWindowSize(1<<20))
+		if err != nil {
+			return nil, fmt.Errorf("store: zstd encoder: %w", err)
+		}
 	}
 	c.dec, err = zstd.NewReader(nil,
 		zstd.WithDecoderConcurrency(2),
@@ -77,6 +84,7 @@ func newCodec(dataKey []byte) (*codec, error) {
 
 func (c *codec) close() {
 	c.enc.Close()
+	c.encLZ.Close()
 	c.dec.Close()
 }
 
@@ -99,10 +107,12 @@ func deriveKeys(master []byte) (dataKey []byte, check string, err error) {
 // 2 KiB spread over it, and says whether compressing is likely to pay:
 // already-compressed or encrypted data (archives, media) is close to 8 bits
 // per byte and is stored as it is without spending CPU on it. 16 KiB of
-// samples tell random data (7.99 bits) from anything zstd can shrink.
-func (c *codec) worthCompressing(data []byte) bool {
+// samples tell random data (7.99 bits) from anything zstd can shrink. It
+// also returns how many distinct byte values the samples hold: text uses
+// far fewer than binary data (see compress).
+func (c *codec) worthCompressing(data []byte) (worth bool, alphabet int) {
 	if len(data) < 512 {
-		return false
+		return false, 0
 	}
 	// Four histograms, so that runs of equal bytes do not serialise on
 	// one counter.
@@ -128,10 +138,14 @@ func (c *codec) worthCompressing(data []byte) bool {
 	tab := kLog2k()
 	sum := 0.0
 	for i := range 256 {
-		sum += tab[hist[0][i]+hist[1][i]+hist[2][i]+hist[3][i]]
+		k := hist[0][i] + hist[1][i] + hist[2][i] + hist[3][i]
+		sum += tab[k]
+		if k > 0 {
+			alphabet++
+		}
 	}
 	h := math.Log2(float64(n)) - sum/float64(n)
-	return h < maxEntropy
+	return h < maxEntropy, alphabet
 }
 
 // The entropy check samples sampleWindows windows of sampleWindow bytes
@@ -170,10 +184,10 @@ func (c *codec) seal(dst []byte, id chunk.ID, data []byte) []byte {
 	flags := byte(0)
 	payload := data
 	var comp []byte
-	if c.worthCompressing(data) {
+	if worth, alphabet := c.worthCompressing(data); worth {
 		bp := getScratch()
 		defer putScratch(bp)
-		comp = c.enc.EncodeAll(data, (*bp)[:0])
+		comp, _ = c.compress(data, (*bp)[:0], alphabet >= binaryAlphabet)
 		*bp = comp[:0]
 		if len(comp) < len(data) {
 			flags |= flagCompressed

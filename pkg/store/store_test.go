@@ -271,13 +271,13 @@ func TestWorthCompressing(t *testing.T) {
 	}
 	defer c.close()
 	for _, n := range []int{511, 512, 1000, 4096, 16383, 16384, 16391, 20001, 65537, 1 << 20, 8<<20 + 7} {
-		if n >= 512 && !c.worthCompressing(randomData(uint64(n), n, true)) {
+		if w, _ := c.worthCompressing(randomData(uint64(n), n, true)); n >= 512 && !w {
 			t.Errorf("%d bytes of four letters: not worth compressing", n)
 		}
-		if n >= 512 && !c.worthCompressing(make([]byte, n)) {
+		if w, _ := c.worthCompressing(make([]byte, n)); n >= 512 && !w {
 			t.Errorf("%d zero bytes: not worth compressing", n)
 		}
-		if n >= 2048 && c.worthCompressing(randomData(uint64(n), n, false)) {
+		if w, _ := c.worthCompressing(randomData(uint64(n), n, false)); n >= 2048 && w {
 			t.Errorf("%d random bytes: worth compressing", n)
 		}
 	}
