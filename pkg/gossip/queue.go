@@ -9,8 +9,9 @@ import (
 	"github.com/hashicorp/memberlist"
 )
 
-// broadcastQueue holds this node's own gossip messages (check statuses and
-// leave intents) until each has gone out retransmitLimit times. A message
+// broadcastQueue holds the gossip messages this node sends (check statuses
+// and leave intents, its own and those it passes on) until each has gone
+// out retransmitLimit times. A message
 // replaces a queued one of the same name: only the newest statuses of a
 // node are worth sending.
 //
@@ -20,7 +21,7 @@ import (
 // two messages of equal length can then get equal keys, and the second
 // silently evicts the first. A check status lost that way stays lost until
 // the next push-pull, 15 s or more later. The queue holds a few messages
-// per member at most, so a plain slice scanned in full is enough.
+// per member at most, so a plain slice, sorted for each packet, is enough.
 type broadcastQueue struct {
 	numNodes func() int
 	mult     int
