@@ -53,8 +53,9 @@ func newCodec(dataKey []byte) (*codec, error) {
 	}
 	// The fastest level: on grid data (logs, database pages, JSON assets)
 	// it stores 0.2% more than the default level for 40% less compression
-	// time, and compression is the largest CPU cost of a backup. One
-	// encoder is shared and reused; EncodeAll draws on its two states.
+	// time, and compression is the largest CPU cost of a backup. The two
+	// encoders are shared and reused; EncodeAll draws on each one's two
+	// states.
 	var err error
 	for _, e := range []struct {
 		enc     **zstd.Encoder

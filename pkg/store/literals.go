@@ -38,11 +38,11 @@ const (
 // (see worthCompressing).
 func (c *codec) compress(data, dst []byte, binary bool) (out []byte, rawLits bool) {
 	if binary && len(data) <= zstdBlockSize {
-		out := c.encLZ.EncodeAll(data, dst)
-		if lits, ok := rawLiterals(out); ok && (len(lits) < minLiterals || entropy(lits) >= literalEntropy) {
-			return out, true
+		lz := c.encLZ.EncodeAll(data, dst)
+		if lits, ok := rawLiterals(lz); ok && (len(lits) < minLiterals || entropy(lits) >= literalEntropy) {
+			return lz, true
 		}
-		dst = out[:0]
+		dst = lz[:0]
 	}
 	return c.enc.EncodeAll(data, dst), false
 }
