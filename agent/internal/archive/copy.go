@@ -90,62 +90,62 @@ func Copy(ctx context.Context, st *store.Store, b Backend, opts CopyOptions) (Co
 	if err != nil {
 		return stats, err
 	}
-	recordPath := func(rec *snapshot.Record) string {
-		return filepath.Join(st.Dir(), filepath.FromSlash(storeRecordsDir), rec.ID)
-	}
-	// gone reports whether rec was forgotten since it was listed: its
-	// chunks may then have been pruned, and its copy is skipped.
-	gone := func(rec *snapshot.Record) bool {
-		_, err := os.Stat(recordPath(rec))
-		if errors.Is(err, fs.ErrNotExist) {
+	for _, rec := range todo {
+		uploaded, err := copySnapshot(ctx, st, b, rec, chunks, opts.Workers, &stats)
+		if err == nil {
+			stats.Snapshots++
+			log.Debug("snapshot archived", "snapshot", snapshot.ShortID(rec.ID), "dataset", rec.Dataset, "archive", b.String(), "chunks", uploaded)
+			continue
+		}
+		// A snapshot forgotten since it was listed may have lost chunks to
+		// a prune: skip it.
+		if _, serr := os.Stat(recordPath(st, rec)); errors.Is(serr, fs.ErrNotExist) {
 			stats.SnapshotsGone++
 			log.Debug("snapshot forgotten during the copy, skipped", "snapshot", snapshot.ShortID(rec.ID), "archive", b.String())
-			return true
+			continue
 		}
-		return false
-	}
-	for _, rec := range todo {
-		ids, err := snapshotChunks(ctx, st, rec)
-		if err != nil {
-			if gone(rec) {
-				continue
-			}
-			return stats, err
-		}
-		var missing []chunk.ID
-		for _, id := range ids {
-			if chunks[id] {
-				stats.ChunksPresent++
-			} else {
-				missing = append(missing, id)
-			}
-		}
-		n, err := upload(ctx, st, b, missing, opts.Workers)
-		stats.Bytes += n
-		if err != nil {
-			if gone(rec) {
-				continue
-			}
-			return stats, fmt.Errorf("archive: copy snapshot %s: %w", snapshot.ShortID(rec.ID), err)
-		}
-		for _, id := range missing {
-			chunks[id] = true
-		}
-		stats.Chunks += len(missing)
-		raw, err := os.ReadFile(recordPath(rec))
-		if err != nil {
-			if gone(rec) {
-				continue
-			}
-			return stats, fmt.Errorf("archive: copy snapshot %s: %w", snapshot.ShortID(rec.ID), err)
-		}
-		if err := b.Put(ctx, snapshotObject(rec.ID), bytes.NewReader(raw), int64(len(raw))); err != nil {
-			return stats, err
-		}
-		stats.Snapshots++
-		log.Debug("snapshot archived", "snapshot", snapshot.ShortID(rec.ID), "dataset", rec.Dataset, "archive", b.String(), "chunks", len(missing))
+		return stats, err
 	}
 	return stats, nil
+}
+
+func recordPath(st *store.Store, rec *snapshot.Record) string {
+	return filepath.Join(st.Dir(), filepath.FromSlash(storeRecordsDir), rec.ID)
+}
+
+// copySnapshot uploads the chunks of rec that the archive lacks (chunks,
+// which it updates) and then its record, and returns how many chunks it
+// uploaded.
+func copySnapshot(ctx context.Context, st *store.Store, b Backend, rec *snapshot.Record, chunks map[chunk.ID]bool, workers int, stats *CopyStats) (int, error) {
+	ids, err := snapshotChunks(ctx, st, rec)
+	if err != nil {
+		return 0, err
+	}
+	var missing []chunk.ID
+	for _, id := range ids {
+		if chunks[id] {
+			stats.ChunksPresent++
+		} else {
+			missing = append(missing, id)
+		}
+	}
+	n, err := upload(ctx, st, b, missing, workers)
+	stats.Bytes += n
+	if err != nil {
+		return 0, fmt.Errorf("archive: copy snapshot %s: %w", snapshot.ShortID(rec.ID), err)
+	}
+	for _, id := range missing {
+		chunks[id] = true
+	}
+	stats.Chunks += len(missing)
+	raw, err := os.ReadFile(recordPath(st, rec))
+	if err != nil {
+		return 0, fmt.Errorf("archive: copy snapshot %s: %w", snapshot.ShortID(rec.ID), err)
+	}
+	if err := b.Put(ctx, snapshotObject(rec.ID), bytes.NewReader(raw), int64(len(raw))); err != nil {
+		return 0, err
+	}
+	return len(missing), nil
 }
 
 // ensureConfig writes the store's config to an empty archive, or checks
