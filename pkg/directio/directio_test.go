@@ -21,10 +21,35 @@ func TestAlignedBuf(t *testing.T) {
 	}
 }
 
+type writer interface {
+	Write([]byte) (int, error)
+	Flush() error
+	Direct() bool
+}
+
 // TestWriter writes files of sizes around the buffer and block sizes in
 // uneven pieces and reads them back.
 func TestWriter(t *testing.T) {
 	t.Parallel()
+	testWriter(t, func(f *os.File, bufSize int) writer { return NewWriter(f, AlignedBuf(bufSize)) })
+}
+
+// TestAsyncWriter is TestWriter with background writes, two and three
+// buffers deep.
+func TestAsyncWriter(t *testing.T) {
+	t.Parallel()
+	for _, depth := range []int{2, 3} {
+		testWriter(t, func(f *os.File, bufSize int) writer {
+			bufs := make([][]byte, depth)
+			for i := range bufs {
+				bufs[i] = AlignedBuf(bufSize)
+			}
+			return NewAsyncWriter(f, bufs...)
+		})
+	}
+}
+
+func testWriter(t *testing.T, newWriter func(*os.File, int) writer) {
 	dir := t.TempDir()
 	r := rand.New(rand.NewPCG(1, 2))
 	const bufSize = 4 * Align
@@ -38,7 +63,7 @@ func TestWriter(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		w := NewWriter(f, AlignedBuf(bufSize))
+		w := newWriter(f, bufSize)
 		direct := w.Direct()
 		for p := want; len(p) > 0; {
 			n := min(len(p), 1+r.IntN(2*bufSize))
@@ -79,4 +104,46 @@ func TestNewWriterRefusesUnalignedBuffer(t *testing.T) {
 		}
 	}()
 	NewWriter(f, AlignedBuf(2 * Align)[1:])
+}
+
+// TestAsyncWriterReportsFailedWrite: a background write that fails is
+// reported by the calls that follow it, and Flush does not claim success.
+func TestAsyncWriterReportsFailedWrite(t *testing.T) {
+	name := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(name, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(name) // read-only: every write fails
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w := NewAsyncWriter(f, AlignedBuf(Align), AlignedBuf(Align))
+	var werr error
+	for i := 0; i < 4 && werr == nil; i++ {
+		_, werr = w.Write(make([]byte, Align))
+	}
+	if err := w.Wait(); err == nil {
+		t.Fatal("Wait: no error after writes to a read-only file")
+	}
+	if _, err := w.Write([]byte{1}); err == nil {
+		t.Error("Write after a failed background write succeeded")
+	}
+	if err := w.Flush(); err == nil {
+		t.Error("Flush after a failed background write succeeded")
+	}
+}
+
+func TestNewAsyncWriterRefusesOneBuffer(t *testing.T) {
+	f, err := os.Create(filepath.Join(t.TempDir(), "f"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	defer func() {
+		if recover() == nil {
+			t.Error("a single buffer was accepted")
+		}
+	}()
+	NewAsyncWriter(f, AlignedBuf(Align))
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/understudy/understudy/pkg/atomicfile"
 	"github.com/understudy/understudy/pkg/chunk"
@@ -161,21 +162,34 @@ func (c *codec) readTrailer(f io.ReaderAt, pid PackID, size int64) ([]packEntry,
 // packWriter appends blobs to a temporary pack file.
 //
 // The pack is written with O_DIRECT where the filesystem allows it
-// ([directio.Writer]): a pack is written once, made durable at once and
-// read back rarely, so copying it through the page cache only costs CPU
-// (on a backup, buffered pack writes were the largest single system-call
-// cost).
+// ([directio.AsyncWriter]): a pack is written once, made durable at once
+// and read back rarely, so copying it through the page cache only costs
+// CPU (on a backup, buffered pack writes were the largest single
+// system-call cost). Its buffers are written in the background, so that
+// the putter adding a chunk does not wait for the device (with the
+// writer's lock held, every other putter would wait too).
 type packWriter struct {
 	id      PackID
 	f       *os.File
 	tmp     string
-	w       *directio.Writer
+	w       *directio.AsyncWriter
+	bufs    []*[]byte
 	size    int64
 	entries []packEntry
 }
 
-// packBufSize is the write buffer of a pack: the size of its direct writes.
-const packBufSize = 4 << 20
+// packBufSize is the size of a pack's direct writes; packBufs is how many
+// buffers a pack being written holds.
+const (
+	packBufSize = 2 << 20
+	packBufs    = 2
+)
+
+// packBufPool recycles pack write buffers from pack to pack.
+var packBufPool = sync.Pool{New: func() any {
+	b := directio.AlignedBuf(packBufSize)
+	return &b
+}}
 
 func newPackWriter(dir string) (*packWriter, error) {
 	id := newPackID()
@@ -184,7 +198,14 @@ func newPackWriter(dir string) (*packWriter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: new pack: %w", err)
 	}
-	pw := &packWriter{id: id, f: f, tmp: tmp, w: directio.NewWriter(f, directio.AlignedBuf(packBufSize))}
+	pw := &packWriter{id: id, f: f, tmp: tmp}
+	bufs := make([][]byte, packBufs)
+	for i := range bufs {
+		bp := packBufPool.Get().(*[]byte)
+		pw.bufs = append(pw.bufs, bp)
+		bufs[i] = *bp
+	}
+	pw.w = directio.NewAsyncWriter(f, bufs...)
 	if _, err := pw.w.Write(packMagic); err != nil {
 		pw.abort()
 		return nil, fmt.Errorf("store: new pack: %w", err)
@@ -214,6 +235,7 @@ func (pw *packWriter) finish(c *codec, dir string) (PackInfo, error) {
 	if err == nil {
 		err = pw.w.Flush()
 	}
+	pw.release()
 	if err == nil {
 		err = pw.f.Sync()
 	}
@@ -237,7 +259,20 @@ func (pw *packWriter) finish(c *codec, dir string) (PackInfo, error) {
 	return PackInfo{Size: pw.size, Blobs: len(pw.entries)}, nil
 }
 
+// release waits for the pack's background writes and gives its buffers
+// back to the pool.
+func (pw *packWriter) release() {
+	if pw.w != nil {
+		pw.w.Wait()
+	}
+	for _, bp := range pw.bufs {
+		packBufPool.Put(bp)
+	}
+	pw.bufs = nil
+}
+
 func (pw *packWriter) abort() {
+	pw.release()
 	pw.f.Close()
 	os.Remove(pw.tmp)
 }
