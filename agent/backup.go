@@ -45,7 +45,7 @@ func newBackupCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if err := store.Init(sf.dir, store.InitOptions{Key: key}); err != nil && !errors.Is(err, store.ErrExists) {
+				if err := store.Init(sf.dir, store.InitOptions{Key: key, Compression: store.Compression(sf.compression)}); err != nil && !errors.Is(err, store.ErrExists) {
 					return classify(err)
 				}
 			}
@@ -86,6 +86,7 @@ func newBackupCmd() *cobra.Command {
 	f.StringVar(&opts.Parent, "parent", "", "snapshot to compare with (default: the latest of the dataset)")
 	f.BoolVar(&opts.NoParent, "force", false, "read every file, ignoring the parent snapshot")
 	f.BoolVar(&waitLock, "wait-lock", false, "wait for another writer instead of failing")
+	f.StringVar(&sf.compression, "compression", "", compressionUsage+" (default: the store's setting; auto for a new store)")
 	return cmd
 }
 

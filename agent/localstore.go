@@ -29,6 +29,8 @@ type storeFlags struct {
 	dir     string
 	keyFile string
 	json    bool
+	// compression overrides the store's setting (backup's --compression).
+	compression string
 }
 
 func (f *storeFlags) register(cmd *cobra.Command, withJSON bool) {
@@ -59,7 +61,7 @@ func (f *storeFlags) open() (*store.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.Open(f.dir, store.Options{Key: k, Logger: newCLILogger()})
+	st, err := store.Open(f.dir, store.Options{Key: k, Logger: newCLILogger(), Compression: store.Compression(f.compression)})
 	if err != nil {
 		return nil, classify(err)
 	}
@@ -70,7 +72,7 @@ func (f *storeFlags) open() (*store.Store, error) {
 // (exit status 2).
 func classify(err error) error {
 	for _, e := range []error{
-		store.ErrNotStore, store.ErrExists, store.ErrKeyRequired, store.ErrWrongKey, store.ErrKeyUnexpected,
+		store.ErrNotStore, store.ErrExists, store.ErrKeyRequired, store.ErrWrongKey, store.ErrKeyUnexpected, store.ErrBadCompression,
 		snapshot.ErrNotFound, snapshot.ErrAmbiguous, chunk.ErrUnknownClass,
 		restore.ErrPathNotFound,
 	} {

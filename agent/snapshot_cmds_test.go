@@ -34,7 +34,7 @@ func TestSnapshotCommands(t *testing.T) {
 	key := filepath.Join(dir, "key")
 
 	out, code := runAgent(t, "init", "--store", st, "--key-file", key, "--json")
-	if code != 0 {
+	if code != 0 || !strings.Contains(out, `"compression": "auto"`) {
 		t.Fatalf("init: %d %s", code, out)
 	}
 	out, code = runAgent(t, "backup", "--store", st, "--key-file", key, "--dataset", "ds", "--class", "state", "--json", src)
@@ -95,6 +95,8 @@ func TestSnapshotCommands(t *testing.T) {
 		{"bad subset", []string{"verify", "--store", st, "--key-file", key, "--read-data-subset", "150%"}},
 		{"empty policy", []string{"forget", "--store", st, "--key-file", key}},
 		{"unknown flag", []string{"verify", "--store", st, "--bogus"}},
+		{"bad compression", []string{"backup", "--store", st, "--key-file", key, "--dataset", "ds", "--compression", "lz4", src}},
+		{"init bad compression", []string{"init", "--store", filepath.Join(dir, "other"), "--compression", "fast"}},
 	} {
 		out, code := runAgent(t, tc.args...)
 		if code != 2 {

@@ -42,6 +42,9 @@ type Config struct {
 	// MirrorBandwidth limits each outgoing mirror, in bytes per second;
 	// zero means no limit.
 	MirrorBandwidth int64 `yaml:"mirror_bandwidth"`
+	// Compression is how the agent's store compresses chunks (see
+	// [store.Compression]); empty means the store's own setting.
+	Compression string `yaml:"compression"`
 	// Datasets are the directories this host protects (as a source) or
 	// keeps a warm copy of (as a standby).
 	Datasets []Dataset `yaml:"datasets"`

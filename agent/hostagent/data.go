@@ -170,7 +170,10 @@ func (d *data) openStore(ctx context.Context) *store.Store {
 			if cl.ChunkerPolynomial == 0 {
 				return errors.New("the coordinators have not chosen the chunking polynomial yet")
 			}
-			st, err := mirror.OpenStore(dir, chunk.Polynomial(cl.ChunkerPolynomial), store.Options{Logger: d.a.logger.With("component", "store")})
+			st, err := mirror.OpenStore(dir, chunk.Polynomial(cl.ChunkerPolynomial), store.Options{
+				Logger:      d.a.logger.With("component", "store"),
+				Compression: store.Compression(d.a.cfg.Compression),
+			})
 			if err != nil {
 				return err
 			}

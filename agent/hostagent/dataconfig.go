@@ -9,6 +9,7 @@ import (
 	"github.com/understudy/understudy/agent/internal/retention"
 	"github.com/understudy/understudy/agent/internal/schedule"
 	"github.com/understudy/understudy/pkg/chunk"
+	"github.com/understudy/understudy/pkg/store"
 )
 
 // DefaultMirrorPort is the agent's default mirror port.
@@ -104,6 +105,11 @@ func (c Config) validateData() []error {
 	}
 	if c.MirrorBandwidth < 0 {
 		add("mirror_bandwidth: %d is negative", c.MirrorBandwidth)
+	}
+	if c.Compression != "" {
+		if _, err := store.ParseCompression(c.Compression); err != nil {
+			add("compression: %q is not auto, zstd, s2 or off", c.Compression)
+		}
 	}
 	names := map[string]bool{}
 	for i, d := range c.Datasets {

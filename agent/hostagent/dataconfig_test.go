@@ -17,7 +17,7 @@ func TestDatasetConfig(t *testing.T) {
 		yaml string
 		want string
 	}{
-		{"datasets", base + tlsKeys + "ports: {mirror: 0}\nmirror_bandwidth: 1000000\nservices:\n  - {name: login, port: 8002, datasets: [db, cfg]}\n" +
+		{"datasets", base + tlsKeys + "ports: {mirror: 0}\nmirror_bandwidth: 1000000\ncompression: zstd\nservices:\n  - {name: login, port: 8002, datasets: [db, cfg]}\n" +
 			"datasets:\n  - {name: db, path: /var/lib/mysql, class: transactional}\n" +
 			"  - {name: cfg, path: /etc/opensim, schedule: \"0 3 * * *\", retention: {hourly: 24, daily: 7}, mirror: [b], archive: [nas, cloud], drill: off}\n" +
 			"archives:\n  - {name: nas, type: fs, path: /mnt/nas}\n" +
@@ -39,6 +39,7 @@ func TestDatasetConfig(t *testing.T) {
 		{"partial tls", base + "tls: {ca_file: /c}\n", "tls: ca_file, cert_file and key_file"},
 		{"negative retention", base + "datasets:\n  - {name: db, path: /d, retention: {daily: -1}}\n", "must not be negative"},
 		{"bad mirror port", base + "ports: {mirror: 70000}\n", "ports.mirror"},
+		{"bad compression", base + "compression: lz4\n", `compression: "lz4" is not auto, zstd, s2 or off`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

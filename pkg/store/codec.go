@@ -10,13 +10,14 @@ import (
 	"math"
 	"sync"
 
+	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/understudy/understudy/pkg/chunk"
 )
 
 // Stored blobs start with one flag byte. The rest is the payload: the
-// (possibly compressed) plaintext, or, with flagEncrypted, a 12-byte nonce
+// plaintext, possibly compressed with zstd (flagCompressed) or S2 (flagS2), or, with flagEncrypted, a 12-byte nonce
 // followed by the AES-256-GCM sealed (possibly compressed) plaintext whose
 // additional data is the flag byte and the chunk ID. The ID in the additional
 // data binds a ciphertext to its name, so a blob cannot be swapped for
@@ -24,7 +25,10 @@ import (
 const (
 	flagCompressed = 1 << 0
 	flagEncrypted  = 1 << 1
-	flagKnown      = flagCompressed | flagEncrypted
+	flagS2         = 1 << 2
+	flagKnown      = flagCompressed | flagEncrypted | flagS2
+	// flagCodecs are the compression flags; a blob carries one at most.
+	flagCodecs = flagCompressed | flagS2
 
 	nonceSize = 12
 	// MaxChunkSize bounds a chunk's plaintext; larger blobs are refused.
@@ -34,6 +38,7 @@ const (
 // codec turns plaintext chunks into stored blobs and back. It is safe for
 // concurrent use.
 type codec struct {
+	comp  Compression   // how seal compresses; set before first use
 	aead  cipher.AEAD   // nil when the store is not encrypted
 	enc   *zstd.Encoder // literals Huffman coded
 	encLZ *zstd.Encoder // literals left raw (see compress)
@@ -185,14 +190,22 @@ func (c *codec) seal(dst []byte, id chunk.ID, data []byte) []byte {
 	flags := byte(0)
 	payload := data
 	var comp []byte
-	if worth, alphabet := c.worthCompressing(data); worth {
-		bp := getScratch()
-		defer putScratch(bp)
-		comp, _ = c.compress(data, (*bp)[:0], alphabet >= binaryAlphabet)
-		*bp = comp[:0]
-		if len(comp) < len(data) {
-			flags |= flagCompressed
-			payload = comp
+	if c.comp != CompressionOff {
+		if worth, alphabet := c.worthCompressing(data); worth {
+			bp := getScratch()
+			defer putScratch(bp)
+			binary := alphabet >= binaryAlphabet
+			flag := byte(flagCompressed)
+			if c.comp == CompressionS2 || c.comp == CompressionAuto && binary {
+				comp, flag = s2.Encode((*bp)[:cap(*bp)], data), flagS2
+			} else {
+				comp, _ = c.compress(data, (*bp)[:0], binary)
+			}
+			*bp = comp[:0]
+			if len(comp) < len(data) {
+				flags |= flag
+				payload = comp
+			}
 		}
 	}
 	if c.aead == nil {
@@ -241,7 +254,7 @@ func (c *codec) unseal(dst []byte, name []byte, stored []byte, inPlace, alias bo
 		return nil, fmt.Errorf("%w: empty blob", ErrCorrupt)
 	}
 	flags := stored[0]
-	if flags&^flagKnown != 0 {
+	if flags&^flagKnown != 0 || flags&flagCodecs == flagCodecs {
 		return nil, fmt.Errorf("%w: unknown blob flags %#x", ErrCorrupt, flags)
 	}
 	payload := stored[1:]
@@ -263,6 +276,20 @@ func (c *codec) unseal(dst []byte, name []byte, stored []byte, inPlace, alias bo
 		}
 	} else if c.aead != nil {
 		return nil, fmt.Errorf("%w: unencrypted blob in an encrypted store", ErrCorrupt)
+	}
+	if flags&flagS2 != 0 {
+		n, err := s2.DecodedLen(payload)
+		if err != nil {
+			return nil, fmt.Errorf("%w: decompress: %v", ErrCorrupt, err)
+		}
+		if n > MaxChunkSize {
+			return nil, fmt.Errorf("%w: decompressed size %d exceeds %d", ErrCorrupt, n, MaxChunkSize)
+		}
+		out, err := s2.Decode(dst[:cap(dst)], payload)
+		if err != nil {
+			return nil, fmt.Errorf("%w: decompress: %v", ErrCorrupt, err)
+		}
+		return out, nil
 	}
 	if flags&flagCompressed != 0 {
 		out, err := c.dec.DecodeAll(payload, dst[:0])
@@ -293,7 +320,7 @@ func (c *codec) sealRecord(name string, data []byte) []byte {
 }
 
 func (c *codec) openRecord(name string, stored []byte) ([]byte, error) {
-	if len(stored) > 0 && stored[0]&flagCompressed != 0 {
+	if len(stored) > 0 && stored[0]&flagCodecs != 0 {
 		return nil, fmt.Errorf("%w: record %s has unexpected flags", ErrCorrupt, name)
 	}
 	return c.unseal(nil, []byte(name), stored, false, false)

@@ -40,6 +40,9 @@ type diskConfig struct {
 	Encryption       string    `json:"encryption,omitempty"`
 	KeyCheck         string    `json:"key_check,omitempty"`
 	SealedPolynomial string    `json:"sealed_polynomial,omitempty"`
+	// Compression is the store's [Compression] setting; stores created
+	// before the setting existed have none and compress with zstd.
+	Compression string `json:"compression,omitempty"`
 }
 
 // InitOptions configure a new store.
@@ -50,6 +53,10 @@ type InitOptions struct {
 	// Key is the master key (32 bytes, see [LoadKeyFile]); nil means no
 	// encryption.
 	Key []byte
+	// Compression is how chunks are compressed; empty means
+	// [DefaultCompression]. [Options].Compression overrides it for one
+	// session.
+	Compression Compression
 }
 
 // Init creates a store in dir (created if missing). It fails with
@@ -67,11 +74,15 @@ func Init(dir string, opts InitOptions) error {
 	} else if err := pol.Validate(); err != nil {
 		return err
 	}
+	comp, err := ParseCompression(string(opts.Compression))
+	if err != nil {
+		return err
+	}
 	var idb [8]byte
 	if _, err := rand.Read(idb[:]); err != nil {
 		return fmt.Errorf("store: random id: %w", err)
 	}
-	cfg := diskConfig{Version: FormatVersion, ID: hex.EncodeToString(idb[:]), Created: time.Now().UTC().Truncate(time.Second)}
+	cfg := diskConfig{Version: FormatVersion, ID: hex.EncodeToString(idb[:]), Created: time.Now().UTC().Truncate(time.Second), Compression: string(comp)}
 	polText := fmt.Sprintf("%#x", uint64(pol))
 	if opts.Key != nil {
 		if len(opts.Key) != 32 {

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 
@@ -24,6 +25,9 @@ type Options struct {
 	Key []byte
 	// Logger receives warnings (damaged index, stale lock); nil discards.
 	Logger *slog.Logger
+	// Compression overrides the store's own setting for the chunks sealed
+	// while it is open; empty keeps the store's.
+	Compression Compression
 }
 
 // Store is an open store. Its read methods are safe for concurrent use and
@@ -65,6 +69,17 @@ func Open(dir string, opts Options) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	comp := legacyCompression
+	if cfg.Compression != "" {
+		if comp, err = ParseCompression(cfg.Compression); err != nil {
+			return nil, fmt.Errorf("store: config %s: %w", filepath.Join(dir, configFile), err)
+		}
+	}
+	if opts.Compression != "" {
+		if comp, err = ParseCompression(string(opts.Compression)); err != nil {
+			return nil, err
+		}
+	}
 	s := &Store{dir: dir, id: cfg.ID, log: log, files: map[PackID]*os.File{}}
 	switch {
 	case cfg.Encryption == "" && opts.Key != nil:
@@ -105,6 +120,7 @@ func Open(dir string, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("store: config polynomial: %w", err)
 		}
 	}
+	s.codec.comp = comp
 	return s, nil
 }
 
@@ -116,6 +132,9 @@ func (s *Store) ID() string { return s.id }
 
 // Polynomial returns the chunking polynomial kept in the store's config.
 func (s *Store) Polynomial() chunk.Polynomial { return s.pol }
+
+// Compression returns the setting chunks are sealed with.
+func (s *Store) Compression() Compression { return s.codec.comp }
 
 // Encrypted reports whether blobs and records are encrypted.
 func (s *Store) Encrypted() bool { return s.codec.aead != nil }

@@ -16,7 +16,7 @@ import (
 var ErrPolynomial = errors.New("mirror: chunking polynomial differs from the cluster's")
 
 // OpenStore opens the agent's store in dir, creating it with the
-// cluster's chunking polynomial pol on first use. A store created with
+// cluster's chunking polynomial pol (and opts.Compression) on first use. A store created with
 // another polynomial is refused with [ErrPolynomial]: its chunks would not
 // match anyone else's, so every mirror would resend everything.
 func OpenStore(dir string, pol chunk.Polynomial, opts store.Options) (*store.Store, error) {
@@ -24,7 +24,7 @@ func OpenStore(dir string, pol chunk.Polynomial, opts store.Options) (*store.Sto
 		return nil, fmt.Errorf("cluster polynomial %#x: %w", uint64(pol), err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "config.json")); errors.Is(err, fs.ErrNotExist) {
-		if err := store.Init(dir, store.InitOptions{Polynomial: pol, Key: opts.Key}); err != nil {
+		if err := store.Init(dir, store.InitOptions{Polynomial: pol, Key: opts.Key, Compression: opts.Compression}); err != nil {
 			return nil, err
 		}
 	}
