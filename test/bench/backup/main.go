@@ -24,7 +24,7 @@ func main() {
 		size  = flag.Int64("size", 1<<30, "dataset size in bytes (at least)")
 		seed  = flag.Uint64("seed", 2026, "dataset seed")
 		reps  = flag.Int("reps", 3, "repetitions of each measurement (medians are reported)")
-		only  = flag.String("tools", "understudy,borg,restic", "tools to measure, comma-separated")
+		only  = flag.String("tools", "understudy,understudy-s2,understudy-zstd,borg,restic", "tools to measure, comma-separated (understudy-s2 and understudy-zstd are stores created with that compression setting)")
 		base  = flag.String("dir", "", "parent of the work directory (default $TMPDIR or /tmp)")
 		keep  = flag.Bool("keep", false, "keep the work directory")
 		out   = flag.String("out", "", "also write the report to this file")
@@ -345,31 +345,40 @@ func format(c config, mut mutation, files int, total int64, ts []*tool, res map[
 			medianI(us.added)/float64(mut.Changed), mb(medianI(us.index)))
 		return b.String()
 	}
-	w("| ratio | target |")
-	var others []string
-	for _, t := range ts {
-		if t.name != "understudy" {
-			others = append(others, t.name)
-			w(" understudy / %s |", t.name)
+	// One column per understudy variant and peer.
+	type pair struct{ u, o string }
+	var pairs []pair
+	for _, u := range ts {
+		for _, o := range ts {
+			if isUnderstudy(u.name) && !isUnderstudy(o.name) {
+				pairs = append(pairs, pair{u.name, o.name})
+			}
 		}
+	}
+	if len(pairs) == 0 {
+		return b.String()
+	}
+	w("| ratio | target |")
+	for _, p := range pairs {
+		w(" %s / %s |", p.u, p.o)
 	}
 	w("\n|---|---|")
-	for range others {
+	for range pairs {
 		w("---|")
 	}
-	ratio := func(name, target string, f func(o *results) float64) {
+	ratio := func(name, target string, f func(u, o *results) float64) {
 		w("\n| %s | %s |", name, target)
-		for _, o := range others {
-			w(" %.2f× |", f(res[o]))
+		for _, p := range pairs {
+			w(" %.2f× |", f(res[p.u], res[p.o]))
 		}
 	}
-	ratio("initial backup throughput", "≥ 2× borg", func(o *results) float64 { return secs(o.first) / secs(us.first) })
-	ratio("initial backup CPU time", "", func(o *results) float64 { return cpu(us.first) / cpu(o.first) })
-	ratio("second backup throughput", "", func(o *results) float64 { return secs(o.second) / secs(us.second) })
-	ratio("restore throughput", "≥ 2× borg", func(o *results) float64 { return secs(o.restore) / secs(us.restore) })
-	ratio("bytes added by second backup", "", func(o *results) float64 { return medianI(us.added) / medianI(o.added) })
-	ratio("peak RSS, backup", "≤ 1× restic", func(o *results) float64 { return rss(us.first, us.second) / rss(o.first, o.second) })
-	ratio("peak RSS, restore", "", func(o *results) float64 { return rss(us.restore) / rss(o.restore) })
+	ratio("initial backup throughput", "≥ 2× borg", func(u, o *results) float64 { return secs(o.first) / secs(u.first) })
+	ratio("initial backup CPU time", "", func(u, o *results) float64 { return cpu(u.first) / cpu(o.first) })
+	ratio("second backup throughput", "", func(u, o *results) float64 { return secs(o.second) / secs(u.second) })
+	ratio("restore throughput", "≥ 2× borg", func(u, o *results) float64 { return secs(o.restore) / secs(u.restore) })
+	ratio("bytes added by second backup", "", func(u, o *results) float64 { return medianI(u.added) / medianI(o.added) })
+	ratio("peak RSS, backup", "≤ 1× restic", func(u, o *results) float64 { return rss(u.first, u.second) / rss(o.first, o.second) })
+	ratio("peak RSS, restore", "", func(u, o *results) float64 { return rss(u.restore) / rss(o.restore) })
 	w("\n\nBytes added by understudy's second backup / bytes truly changed: %.2f× (target ≤ 1.5×). Understudy's index (index.db) after two backups: %.1f MB.\n",
 		medianI(us.added)/float64(mut.Changed), mb(medianI(us.index)))
 	return b.String()

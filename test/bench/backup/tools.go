@@ -31,14 +31,25 @@ type tool struct {
 	restore func(repo, dst string, gen int) (args []string, dir string)
 }
 
+// understudyTools are the understudy variants: the default settings, then
+// each other compression setting (the store's, chosen at init).
+var understudyTools = []struct{ name, compression string }{
+	{"understudy", ""}, {"understudy-s2", "s2"}, {"understudy-zstd", "zstd"},
+}
+
 func tools(agent, work string) []*tool {
 	key := filepath.Join(work, "understudy.key")
-	return []*tool{
-		{
-			name: "understudy",
+	var ts []*tool
+	for _, u := range understudyTools {
+		ts = append(ts, &tool{
+			name: u.name,
 			env:  func(string) []string { return nil },
 			init: func(repo string) []string {
-				return []string{agent, "init", "--store", repo, "--key-file", key}
+				args := []string{agent, "init", "--store", repo, "--key-file", key}
+				if u.compression != "" {
+					args = append(args, "--compression", u.compression)
+				}
+				return args
 			},
 			backup: func(repo, src string, _ int) ([]string, string) {
 				return []string{agent, "backup", "--store", repo, "--key-file", key, "--dataset", "grid", src}, ""
@@ -46,7 +57,9 @@ func tools(agent, work string) []*tool {
 			restore: func(repo, dst string, _ int) ([]string, string) {
 				return []string{agent, "restore", "--store", repo, "--key-file", key, "--dataset", "grid", "--to", dst}, ""
 			},
-		},
+		})
+	}
+	return append(ts, []*tool{
 		{
 			name: "borg",
 			env: func(repo string) []string {
@@ -74,8 +87,11 @@ func tools(agent, work string) []*tool {
 				return []string{"restic", "restore", "latest", "--target", dst}, ""
 			},
 		},
-	}
+	}...)
 }
+
+// isUnderstudy reports whether a tool name is an understudy variant.
+func isUnderstudy(name string) bool { return strings.HasPrefix(name, "understudy") }
 
 // measure is one timed command.
 type measure struct {
