@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,32 +13,13 @@ import (
 	"github.com/understudy/understudy/pkg/chunk"
 )
 
-// pageData returns n bytes laid out like database pages: rows of a key, a
-// few random bytes, a name from a short list and zero padding. It is
-// binary (every byte value occurs) and compressible.
-func pageData(seed uint64, n int) []byte {
-	r := rand.New(rand.NewPCG(seed, 2))
-	names := []string{"avatar_inventory", "region_settings", "estate_managers", "land_parcels"}
-	b := make([]byte, 0, n+128)
-	for len(b) < n {
-		row := make([]byte, 128)
-		binary.LittleEndian.PutUint64(row, uint64(len(b)/128))
-		for i := 8; i < 40; i++ {
-			row[i] = byte(r.Uint32())
-		}
-		copy(row[40:], names[r.IntN(len(names))])
-		b = append(b, row...)
-	}
-	return b[:n]
-}
-
 // TestCompressionSettings seals text, binary and random chunks under every
 // setting, in plain and encrypted stores, checks which codec each blob
 // names and reads every chunk back.
 func TestCompressionSettings(t *testing.T) {
 	t.Parallel()
 	text := randomData(1, 100_000, true)
-	page := pageData(2, 100_000)
+	page := pageLike(2, 100_000)
 	random := randomData(3, 100_000, false)
 	c, err := newCodec(nil)
 	if err != nil {
@@ -187,7 +167,7 @@ func TestS2BlobDamage(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	page := pageData(4, 64<<10)
+	page := pageLike(4, 64<<10)
 	id := chunk.Sum(page)
 	good := s.codec.seal(nil, id, page)
 	if good[0] != flagS2 {
@@ -212,6 +192,49 @@ func TestS2BlobDamage(t *testing.T) {
 	} {
 		if _, err := s.codec.open(nil, id, blob); !errors.Is(err, ErrCorrupt) {
 			t.Errorf("%s: err = %v, want ErrCorrupt", name, err)
+		}
+	}
+}
+
+// BenchmarkSealCompression seals chunks of database-like pages and of log
+// text under each compression setting (no encryption), reporting the
+// throughput and the ratio of plaintext to stored bytes.
+func BenchmarkSealCompression(b *testing.B) {
+	split := func(d []byte, size int) [][]byte {
+		var out [][]byte
+		for len(d) > 0 {
+			n := min(size, len(d))
+			out, d = append(out, d[:n]), d[n:]
+		}
+		return out
+	}
+	for _, data := range []struct {
+		name   string
+		chunks [][]byte
+	}{
+		{"pages-12KiB", split(pageLike(1, 8<<20), 12<<10)},
+		{"log-1MiB", split(logText(8<<20), 1<<20)},
+	} {
+		for _, comp := range []Compression{CompressionAuto, CompressionZstd, CompressionS2} {
+			b.Run(data.name+"/"+string(comp), func(b *testing.B) {
+				c, err := newCodec(nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer c.close()
+				c.comp = comp
+				b.SetBytes(8 << 20)
+				var buf []byte
+				out := 0
+				for b.Loop() {
+					out = 0
+					for _, ch := range data.chunks {
+						buf = c.seal(buf[:0], chunk.ID{}, ch)
+						out += len(buf)
+					}
+				}
+				b.ReportMetric(float64(8<<20)/float64(out), "ratio")
+			})
 		}
 	}
 }
