@@ -17,8 +17,9 @@ import (
 )
 
 // Stored blobs start with one flag byte. The rest is the payload: the
-// plaintext, possibly compressed with zstd (flagCompressed) or S2 (flagS2), or, with flagEncrypted, a 12-byte nonce
-// followed by the AES-256-GCM sealed (possibly compressed) plaintext whose
+// plaintext, possibly compressed with zstd (flagCompressed) or S2
+// (flagS2), or, with flagEncrypted, a 12-byte nonce followed by the
+// AES-256-GCM sealed (possibly compressed) plaintext whose
 // additional data is the flag byte and the chunk ID. The ID in the additional
 // data binds a ciphertext to its name, so a blob cannot be swapped for
 // another one without detection.
@@ -38,7 +39,7 @@ const (
 // codec turns plaintext chunks into stored blobs and back. It is safe for
 // concurrent use.
 type codec struct {
-	comp  Compression   // how seal compresses; set before first use
+	comp  Compression   // how seal compresses; Open sets the store's
 	aead  cipher.AEAD   // nil when the store is not encrypted
 	enc   *zstd.Encoder // literals Huffman coded
 	encLZ *zstd.Encoder // literals left raw (see compress)
@@ -46,7 +47,7 @@ type codec struct {
 }
 
 func newCodec(dataKey []byte) (*codec, error) {
-	c := &codec{}
+	c := &codec{comp: legacyCompression}
 	if dataKey != nil {
 		block, err := aes.NewCipher(dataKey)
 		if err != nil {
