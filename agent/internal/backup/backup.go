@@ -232,8 +232,11 @@ type item struct {
 	// grown is the parent's node of a file that got larger: maybe only
 	// appended to (logs, write-ahead logs).
 	grown *snapshot.Node
-	done  chan struct{}
-	err   error
+	// f is the file, opened by the walker (see prefetch), until a reader
+	// takes it.
+	f    *os.File
+	done chan struct{}
+	err  error
 }
 
 // putReq carries one chunk of a file from a reader to a putter, which
@@ -301,6 +304,7 @@ func (b *run) execute(ctx context.Context, tw *snapshot.TreeWriter) (snapshot.St
 	}
 	g.Go(func() error { return b.writeManifest(ctx, tw) })
 	err := g.Wait()
+	b.closeUnread()
 	b.stats.BytesRead = b.bytesRead.Load()
 	return b.stats, err
 }

@@ -2,6 +2,9 @@ package backup_test
 
 import (
 	"bytes"
+	"context"
+	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -276,5 +279,56 @@ func TestDatabasePageRewriteStoresLittle(t *testing.T) {
 		if c.Length > 64<<10 {
 			t.Errorf("database chunk of %d bytes, want at most 64 KiB", c.Length)
 		}
+	}
+}
+
+// TestStoppedBackupClosesItsFiles: files are opened ahead of the readers
+// (to start reading them early); when a backup is cancelled or fails
+// midway, every file it opened is closed all the same.
+func TestStoppedBackupClosesItsFiles(t *testing.T) {
+	t.Parallel()
+	src := t.TempDir()
+	for i := range 200 {
+		os.WriteFile(filepath.Join(src, fmt.Sprintf("f%03d", i)), bytes.Repeat([]byte{byte(i)}, 70_000), 0o644)
+	}
+	for _, stop := range []string{"cancel", "open error"} {
+		t.Run(stop, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			var (
+				mu     sync.Mutex
+				opened []*os.File
+			)
+			open := func(p string) (*os.File, error) {
+				mu.Lock()
+				defer mu.Unlock()
+				if len(opened) == 30 {
+					if stop == "cancel" {
+						cancel()
+					} else {
+						return nil, errors.New("injected open failure")
+					}
+				}
+				f, err := os.Open(p)
+				if err == nil {
+					opened = append(opened, f)
+				}
+				return f, err
+			}
+			_, err := backup.Run(ctx, newStore(t), src, backup.Options{Dataset: "ds", Open: open})
+			if err == nil {
+				t.Fatal("backup succeeded")
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(opened) < 30 {
+				t.Fatalf("only %d files opened", len(opened))
+			}
+			for _, f := range opened {
+				if f.Fd() != ^uintptr(0) {
+					t.Errorf("%s left open", f.Name())
+				}
+			}
+		})
 	}
 }

@@ -30,6 +30,9 @@ func (b *run) reader(ctx context.Context) error {
 	for it := range b.jobs {
 		p, err := chunk.ParamsForFile(b.opts.Class, filepath.Base(it.path))
 		if err != nil {
+			if it.f != nil {
+				it.f.Close()
+			}
 			return err
 		}
 		c := chunkers[p]
@@ -85,7 +88,7 @@ func dataRegions(f *os.File, size int64) []region {
 // which hash and store them; f collects the chunk list.
 func (b *run) readFile(ctx context.Context, fs *fileState, c *chunk.Chunker, buf []byte) error {
 	it := fs.it
-	f, err := b.opts.Open(it.path)
+	f, err := b.open(it)
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}

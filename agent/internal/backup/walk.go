@@ -25,9 +25,13 @@ func (b *run) walk(ctx context.Context) error {
 
 func (b *run) emit(ctx context.Context, it *item) error {
 	if it.done != nil {
+		b.prefetch(it)
 		select {
 		case b.jobs <- it:
 		case <-ctx.Done():
+			if it.f != nil {
+				it.f.Close()
+			}
 			return ctx.Err()
 		}
 	}
