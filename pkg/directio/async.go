@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"sync"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -40,9 +39,7 @@ func NewAsyncWriter(f *os.File, bufs ...[]byte) *AsyncWriter {
 		panic("directio: an AsyncWriter needs two buffers or more")
 	}
 	for _, b := range bufs {
-		if cap(b) == 0 || cap(b)%Align != 0 || uintptr(unsafe.Pointer(unsafe.SliceData(b[:1])))%Align != 0 {
-			panic("directio: buffer not aligned")
-		}
+		mustAlign(b)
 	}
 	w := &AsyncWriter{f: f, buf: bufs[0][:0], free: make(chan []byte, len(bufs)), direct: SetDirect(f, true) == nil}
 	for _, b := range bufs[1:] {
@@ -65,11 +62,9 @@ func (w *AsyncWriter) Write(p []byte) (int, error) {
 	if err := w.failed(); err != nil {
 		return 0, err
 	}
-	n := 0
+	n := len(p)
 	for len(p) > 0 {
-		k := copy(w.buf[len(w.buf):cap(w.buf)], p)
-		w.buf = w.buf[:len(w.buf)+k]
-		p, n = p[k:], n+k
+		w.buf, p = fill(w.buf, p)
 		if len(w.buf) == cap(w.buf) {
 			full, off := w.buf, w.off
 			w.off += int64(len(full))

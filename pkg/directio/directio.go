@@ -63,10 +63,23 @@ type Writer struct {
 // must be a non-zero multiple of Align and whose start must be aligned
 // ([AlignedBuf]). It turns O_DIRECT on for f when the filesystem allows it.
 func NewWriter(f *os.File, buf []byte) *Writer {
+	mustAlign(buf)
+	return &Writer{f: f, buf: buf[:0], direct: SetDirect(f, true) == nil}
+}
+
+// mustAlign panics unless buf can be written directly: a non-zero
+// capacity that is a multiple of Align, and an aligned start.
+func mustAlign(buf []byte) {
 	if cap(buf) == 0 || cap(buf)%Align != 0 || uintptr(unsafe.Pointer(unsafe.SliceData(buf[:1])))%Align != 0 {
 		panic("directio: buffer not aligned")
 	}
-	return &Writer{f: f, buf: buf[:0], direct: SetDirect(f, true) == nil}
+}
+
+// fill copies as much of p as fits into buf's spare capacity, and returns
+// buf extended and the rest of p.
+func fill(buf, p []byte) ([]byte, []byte) {
+	k := copy(buf[len(buf):cap(buf)], p)
+	return buf[:len(buf)+k], p[k:]
 }
 
 // Direct reports whether the writer still writes with O_DIRECT.
@@ -74,14 +87,12 @@ func (w *Writer) Direct() bool { return w.direct }
 
 // Write buffers p, writing whole buffers as they fill.
 func (w *Writer) Write(p []byte) (int, error) {
-	n := 0
+	n := len(p)
 	for len(p) > 0 {
-		k := copy(w.buf[len(w.buf):cap(w.buf)], p)
-		w.buf = w.buf[:len(w.buf)+k]
-		p, n = p[k:], n+k
+		w.buf, p = fill(w.buf, p)
 		if len(w.buf) == cap(w.buf) {
 			if err := w.write(len(w.buf)); err != nil {
-				return n, err
+				return n - len(p), err
 			}
 		}
 	}

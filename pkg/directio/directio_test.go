@@ -92,18 +92,28 @@ func testWriter(t *testing.T, newWriter func(*os.File, int) writer) {
 	}
 }
 
-func TestNewWriterRefusesUnalignedBuffer(t *testing.T) {
+// TestWritersRefuseBadBuffers: unaligned buffers, and a single buffer
+// for an AsyncWriter, are programming errors.
+func TestWritersRefuseBadBuffers(t *testing.T) {
 	f, err := os.Create(filepath.Join(t.TempDir(), "f"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	defer func() {
-		if recover() == nil {
-			t.Error("an unaligned buffer was accepted")
-		}
-	}()
-	NewWriter(f, AlignedBuf(2 * Align)[1:])
+	for name, build := range map[string]func(){
+		"unaligned":       func() { NewWriter(f, AlignedBuf(2 * Align)[1:]) },
+		"unaligned async": func() { NewAsyncWriter(f, AlignedBuf(Align), AlignedBuf(2 * Align)[1:]) },
+		"one buffer":      func() { NewAsyncWriter(f, AlignedBuf(Align)) },
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s: accepted", name)
+				}
+			}()
+			build()
+		}()
+	}
 }
 
 // TestAsyncWriterReportsFailedWrite: a background write that fails is
@@ -132,18 +142,4 @@ func TestAsyncWriterReportsFailedWrite(t *testing.T) {
 	if err := w.Flush(); err == nil {
 		t.Error("Flush after a failed background write succeeded")
 	}
-}
-
-func TestNewAsyncWriterRefusesOneBuffer(t *testing.T) {
-	f, err := os.Create(filepath.Join(t.TempDir(), "f"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	defer func() {
-		if recover() == nil {
-			t.Error("a single buffer was accepted")
-		}
-	}()
-	NewAsyncWriter(f, AlignedBuf(Align))
 }

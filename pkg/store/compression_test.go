@@ -200,21 +200,7 @@ func TestS2BlobDamage(t *testing.T) {
 // text under each compression setting (no encryption), reporting the
 // throughput and the ratio of plaintext to stored bytes.
 func BenchmarkSealCompression(b *testing.B) {
-	split := func(d []byte, size int) [][]byte {
-		var out [][]byte
-		for len(d) > 0 {
-			n := min(size, len(d))
-			out, d = append(out, d[:n]), d[n:]
-		}
-		return out
-	}
-	for _, data := range []struct {
-		name   string
-		chunks [][]byte
-	}{
-		{"pages-12KiB", split(pageLike(1, 8<<20), 12<<10)},
-		{"log-1MiB", split(logText(8<<20), 1<<20)},
-	} {
+	for _, data := range benchData(false) {
 		for _, comp := range []Compression{CompressionAuto, CompressionZstd, CompressionS2} {
 			b.Run(data.name+"/"+string(comp), func(b *testing.B) {
 				c, err := newCodec(nil)
@@ -223,17 +209,7 @@ func BenchmarkSealCompression(b *testing.B) {
 				}
 				defer c.close()
 				c.comp = comp
-				b.SetBytes(8 << 20)
-				var buf []byte
-				out := 0
-				for b.Loop() {
-					out = 0
-					for _, ch := range data.chunks {
-						buf = c.seal(buf[:0], chunk.ID{}, ch)
-						out += len(buf)
-					}
-				}
-				b.ReportMetric(float64(8<<20)/float64(out), "ratio")
+				benchEncode(b, data.chunks, func(data, dst []byte) []byte { return c.seal(dst, chunk.ID{}, data) })
 			})
 		}
 	}

@@ -108,6 +108,48 @@ func pageLike(seed uint64, n int) []byte {
 	return b[:n]
 }
 
+// benchData returns 8 MiB of database-like pages in 12 KiB chunks and of
+// log text in 1 MiB chunks (and in 12 KiB chunks with smallLogs), for the
+// compression benchmarks.
+func benchData(smallLogs bool) []struct {
+	name   string
+	chunks [][]byte
+} {
+	split := func(d []byte, size int) [][]byte {
+		var out [][]byte
+		for len(d) > 0 {
+			n := min(size, len(d))
+			out, d = append(out, d[:n]), d[n:]
+		}
+		return out
+	}
+	type set = struct {
+		name   string
+		chunks [][]byte
+	}
+	sets := []set{{"pages-12KiB", split(pageLike(1, 8<<20), 12<<10)}}
+	if smallLogs {
+		sets = append(sets, set{"log-12KiB", split(logText(8<<20), 12<<10)})
+	}
+	return append(sets, set{"log-1MiB", split(logText(8<<20), 1<<20)})
+}
+
+// benchEncode encodes the 8 MiB of chunks with fn for each iteration and
+// reports the ratio of plaintext to encoded bytes.
+func benchEncode(b *testing.B, chunks [][]byte, fn func(data, dst []byte) []byte) {
+	b.SetBytes(8 << 20)
+	var buf []byte
+	out := 0
+	for b.Loop() {
+		out = 0
+		for _, ch := range chunks {
+			buf = fn(ch, buf[:0])
+			out += len(buf)
+		}
+	}
+	b.ReportMetric(float64(8<<20)/float64(out), "ratio")
+}
+
 // sealCompress compresses data as seal does.
 func sealCompress(c *codec, data, dst []byte) ([]byte, bool) {
 	_, alphabet := c.worthCompressing(data)
@@ -163,22 +205,7 @@ func BenchmarkCompress(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer c.close()
-	split := func(d []byte, size int) [][]byte {
-		var out [][]byte
-		for len(d) > 0 {
-			n := min(size, len(d))
-			out, d = append(out, d[:n]), d[n:]
-		}
-		return out
-	}
-	for _, data := range []struct {
-		name   string
-		chunks [][]byte
-	}{
-		{"pages-12KiB", split(pageLike(1, 8<<20), 12<<10)},
-		{"log-12KiB", split(logText(8<<20), 12<<10)},
-		{"log-1MiB", split(logText(8<<20), 1<<20)},
-	} {
+	for _, data := range benchData(true) {
 		for _, enc := range []struct {
 			name string
 			fn   func(data, dst []byte) []byte
@@ -186,19 +213,7 @@ func BenchmarkCompress(b *testing.B) {
 			c.worthCompressing(data) // seal samples every chunk either way
 			return c.enc.EncodeAll(data, dst)
 		}}, {"compress", func(data, dst []byte) []byte { out, _ := sealCompress(c, data, dst); return out }}} {
-			b.Run(data.name+"/"+enc.name, func(b *testing.B) {
-				b.SetBytes(8 << 20)
-				var buf []byte
-				out := 0
-				for b.Loop() {
-					out = 0
-					for _, ch := range data.chunks {
-						buf = enc.fn(ch, buf[:0])
-						out += len(buf)
-					}
-				}
-				b.ReportMetric(float64(8<<20)/float64(out), "ratio")
-			})
+			b.Run(data.name+"/"+enc.name, func(b *testing.B) { benchEncode(b, data.chunks, enc.fn) })
 		}
 	}
 }
