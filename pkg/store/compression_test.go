@@ -214,3 +214,62 @@ func BenchmarkSealCompression(b *testing.B) {
 		}
 	}
 }
+
+// TestBlobsMoveBetweenSettings: a blob sealed under one setting is taken
+// as it is by a store with another (a mirror or an archive with its own
+// setting) and reads back there.
+func TestBlobsMoveBetweenSettings(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	open := func(comp Compression) *Store {
+		dir := filepath.Join(t.TempDir(), "store")
+		if err := Init(dir, InitOptions{Key: testKey(), Compression: comp}); err != nil {
+			t.Fatal(err)
+		}
+		s, err := Open(dir, Options{Key: testKey()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	datas := [][]byte{randomData(5, 50_000, true), pageLike(6, 50_000)}
+	for _, pair := range [][2]Compression{{CompressionS2, CompressionZstd}, {CompressionZstd, CompressionS2}, {CompressionAuto, CompressionOff}} {
+		from, to := open(pair[0]), open(pair[1])
+		wf, err := from.Lock(ctx, LockOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wt, err := to.Lock(ctx, LockOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range datas {
+			if _, err := wf.Put(ctx, chunk.Sum(d), d); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := wf.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range datas {
+			blob, err := from.GetStored(ctx, chunk.Sum(d))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := wt.PutStored(ctx, chunk.Sum(d), blob); err != nil {
+				t.Fatalf("%s blob into a %s store: %v", pair[0], pair[1], err)
+			}
+		}
+		if err := wt.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		wf.Close()
+		wt.Close()
+		for _, d := range datas {
+			if got, err := to.Get(ctx, chunk.Sum(d), nil); err != nil || !bytes.Equal(got, d) {
+				t.Errorf("%s blob in a %s store does not read back (err %v)", pair[0], pair[1], err)
+			}
+		}
+	}
+}
