@@ -379,18 +379,69 @@ func (s *Store) ReadAt(id chunk.ID, l Location, dst []byte) ([]byte, error) {
 // ChunkBuf holds one reader's buffers for [Store.ReadChunk], reused from
 // chunk to chunk. The zero value is ready to use; it is not safe for
 // concurrent use.
-type ChunkBuf struct{ stored, plain []byte }
+type ChunkBuf struct {
+	stored, plain []byte
+	// run holds the stored bytes of pack runPack from runOff on, read by
+	// [Store.ReadRun] and not handed out yet; runBuf is its buffer.
+	run, runBuf []byte
+	runPack     PackID
+	runOff      int64
+}
+
+// Holds reports whether the stored bytes at l are in b's run, so that
+// [Store.ReadChunk] will not read them from the pack.
+func (b *ChunkBuf) Holds(l Location) bool {
+	off, end := int64(l.Offset), int64(l.Offset)+int64(l.Length)
+	return len(b.run) > 0 && l.Pack == b.runPack && off >= b.runOff && end <= b.runOff+int64(len(b.run))
+}
+
+// take hands out the stored bytes at l from the run (see Holds). Bytes
+// before and at l leave the run: ReadChunk decrypts them in place.
+func (b *ChunkBuf) take(l Location) []byte {
+	start := int64(l.Offset) - b.runOff
+	stored := b.run[start : start+int64(l.Length)]
+	b.run = b.run[start+int64(l.Length):]
+	b.runOff = int64(l.Offset) + int64(l.Length)
+	return stored
+}
+
+// ReadRun reads the stored bytes of pack p from off to end into b with one
+// read, for chunks stored back to back there that [Store.ReadChunk] will
+// then take from b in order. A restore reads a file's chunks this way:
+// database files are made of thousands of small chunks, and a read per
+// chunk cost more in system calls than their decoding. It is only a hint:
+// on error the run is dropped, and ReadChunk reads (and reports) as usual.
+func (s *Store) ReadRun(b *ChunkBuf, p PackID, off, end int64) {
+	b.run = nil
+	f, err := s.packFile(p)
+	if err != nil || end <= off {
+		return
+	}
+	if int64(cap(b.runBuf)) < end-off {
+		b.runBuf = make([]byte, end-off)
+	}
+	buf := b.runBuf[:end-off]
+	if _, err := f.ReadAt(buf, off); err != nil {
+		return
+	}
+	b.run, b.runPack, b.runOff = buf, p, off
+}
 
 // ReadChunk is [Store.ReadAt] with buffers kept in b: an uncompressed
 // plaintext (incompressible data: the largest chunks) is returned where it
 // was read and decrypted, so a reader holds one chunk-sized buffer rather
 // than two. The result is valid until the next call with b.
 func (s *Store) ReadChunk(id chunk.ID, l Location, b *ChunkBuf) ([]byte, error) {
-	stored, err := s.readStored(l, b.stored)
-	if err != nil {
-		return nil, fmt.Errorf("chunk %s: %w", id.Short(), err)
+	var stored []byte
+	if b.Holds(l) {
+		stored = b.take(l)
+	} else {
+		var err error
+		if stored, err = s.readStored(l, b.stored); err != nil {
+			return nil, fmt.Errorf("chunk %s: %w", id.Short(), err)
+		}
+		b.stored = stored[:0]
 	}
-	b.stored = stored[:0]
 	plain, err := s.codec.openBuf(b.plain, id, stored, true, true)
 	if err != nil {
 		return nil, fmt.Errorf("chunk %s in pack %s: %w", id.Short(), l.Pack, err)

@@ -259,6 +259,34 @@ func TestReadChunk(t *testing.T) {
 				}
 			}
 		}
+		// A run read at once serves the chunks in it in order, each once:
+		// a chunk asked for again after it was taken (decrypted in place)
+		// is read from the pack again, as is one outside the run.
+		if locs[3].Pack != locs[8].Pack || int64(locs[8].Offset) != int64(locs[7].Offset)+int64(locs[7].Length) {
+			t.Fatalf("chunks 3-8 are not back to back in one pack: %v", locs[3:9])
+		}
+		s.ReadRun(&b, locs[3].Pack, int64(locs[3].Offset), int64(locs[8].Offset)+int64(locs[8].Length))
+		if !b.Holds(locs[3]) || !b.Holds(locs[8]) || b.Holds(locs[2]) || b.Holds(locs[9]) {
+			t.Fatal("the run does not hold exactly chunks 3 to 8")
+		}
+		for _, i := range []int{3, 4, 4, 6, 5, 11, 7, 8} {
+			held := b.Holds(locs[i])
+			got, err := s.ReadChunk(ids[i], locs[i], &b)
+			if err != nil || !bytes.Equal(got, datas[i]) {
+				t.Fatalf("chunk %d from a run (held %v, encrypted %v): err %v", i, held, key != nil, err)
+			}
+			if b.Holds(locs[i]) {
+				t.Errorf("chunk %d still held after it was taken", i)
+			}
+		}
+		// A run that cannot be read is dropped; reads go to the pack.
+		s.ReadRun(&b, newPackID(), 0, 100)
+		if b.Holds(locs[0]) || b.Holds(locs[3]) {
+			t.Error("a failed run holds chunks")
+		}
+		if got, err := s.ReadChunk(ids[0], locs[0], &b); err != nil || !bytes.Equal(got, datas[0]) {
+			t.Fatalf("chunk 0 after a failed run: %v", err)
+		}
 	}
 }
 

@@ -67,7 +67,7 @@ func (r *restorer) replaceFile(ctx context.Context, n *snapshot.Node, locs map[c
 	buf := wb.old
 	defer func() { wb.old = buf }()
 	pos := int64(0)
-	for _, c := range n.Chunks {
+	for i, c := range n.Chunks {
 		if c.Offset < pos || c.Length < 0 || c.Offset+c.Length > n.Size {
 			return written, false, fmt.Errorf("%w: %s: chunk at %d overlaps or exceeds the file", snapshot.ErrBadManifest, n.Path, c.Offset)
 		}
@@ -84,7 +84,7 @@ func (r *restorer) replaceFile(ctx context.Context, n *snapshot.Node, locs map[c
 				continue
 			}
 		}
-		data, err := r.fetch(ctx, c.ID, locs, wb)
+		data, err := r.fetch(ctx, n.Chunks, i, locs, wb)
 		if err != nil {
 			return written, false, err
 		}

@@ -96,7 +96,7 @@ func (r *restorer) writeFile(ctx context.Context, n *snapshot.Node, locs map[chu
 	old := wb.old
 	defer func() { wb.old = old }()
 	pos := int64(0)
-	for _, c := range n.Chunks {
+	for i, c := range n.Chunks {
 		if c.Offset < pos || c.Length < 0 || c.Offset+c.Length > n.Size {
 			return written, false, false, fmt.Errorf("%w: %s: chunk at %d overlaps or exceeds the file", snapshot.ErrBadManifest, n.Path, c.Offset)
 		}
@@ -115,7 +115,7 @@ func (r *restorer) writeFile(ctx context.Context, n *snapshot.Node, locs map[chu
 				continue
 			}
 		}
-		buf, err := r.fetch(ctx, c.ID, locs, wb)
+		buf, err := r.fetch(ctx, n.Chunks, i, locs, wb)
 		if err != nil {
 			return written, false, false, err
 		}
@@ -173,12 +173,32 @@ func (r *restorer) setMetaFile(f *os.File, n *snapshot.Node) error {
 	return nil
 }
 
-// fetch reads one chunk, verified against its hash. A chunk whose pack
-// moved under a concurrent prune is looked up again.
-func (r *restorer) fetch(ctx context.Context, id chunk.ID, locs map[chunk.ID]store.Location, wb *workBufs) ([]byte, error) {
+// runBytes bounds the chunks fetch reads with one read.
+const runBytes = 1 << 20
+
+// fetch reads chunk i of chunks, verified against its hash. When the
+// chunks after it lie back to back with it in the same pack, up to
+// runBytes of them are read at once (see [store.Store.ReadRun]). A chunk
+// whose pack moved under a concurrent prune is looked up again.
+func (r *restorer) fetch(ctx context.Context, chunks []snapshot.ChunkRef, i int, locs map[chunk.ID]store.Location, wb *workBufs) ([]byte, error) {
+	id := chunks[i].ID
 	l, ok := locs[id]
 	if !ok {
 		return nil, fmt.Errorf("chunk %s: %w", id.Short(), store.ErrNotFound)
+	}
+	if !wb.cb.Holds(l) {
+		off := int64(l.Offset)
+		end := off + int64(l.Length)
+		for _, c := range chunks[i+1:] {
+			next, ok := locs[c.ID]
+			if !ok || next.Pack != l.Pack || int64(next.Offset) != end || end+int64(next.Length)-off > runBytes {
+				break
+			}
+			end += int64(next.Length)
+		}
+		if end > off+int64(l.Length) {
+			r.st.ReadRun(&wb.cb, l.Pack, off, end)
+		}
 	}
 	out, err := r.st.ReadChunk(id, l, &wb.cb)
 	if err != nil && errors.Is(err, fs.ErrNotExist) {
