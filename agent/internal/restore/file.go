@@ -52,14 +52,53 @@ func (r *restorer) restoreFile(ctx context.Context, n *snapshot.Node, locs map[c
 // workBufs are a worker's chunk buffers, kept from file to file so that
 // restoring allocates only when a larger chunk than any before comes: cb
 // for chunks read from the store, old for a target file's present content.
+// dirRoot is the directory of the worker's last file, opened under the
+// target (see [restorer.parent]).
 type workBufs struct {
-	cb  store.ChunkBuf
-	old []byte
+	cb      store.ChunkBuf
+	old     []byte
+	dir     string
+	dirRoot *os.Root
+}
+
+// parent returns the directory holding p, opened under the target, and
+// p's name in it. The worker keeps the directory open for its next file:
+// files come in walk order, so most share their predecessor's directory,
+// and a file is then opened with one openat(2) instead of one per path
+// component (resolving a path under an [os.Root] opens every directory
+// on the way, and did so twice per file: to look, then to open).
+func (r *restorer) parent(wb *workBufs, p string) (*os.Root, string, error) {
+	dir := parentOf(p)
+	if dir == "." {
+		return r.root, p, nil
+	}
+	name := p[len(dir)+1:]
+	if wb.dirRoot == nil || wb.dir != dir {
+		wb.closeDir()
+		d, err := r.root.OpenRoot(dir)
+		if err != nil {
+			return nil, "", fmt.Errorf("restore: %w", err)
+		}
+		wb.dir, wb.dirRoot = dir, d
+	}
+	return wb.dirRoot, name, nil
+}
+
+// closeDir closes the directory parent kept open.
+func (wb *workBufs) closeDir() {
+	if wb.dirRoot != nil {
+		wb.dirRoot.Close()
+		wb.dir, wb.dirRoot = "", nil
+	}
 }
 
 func (r *restorer) writeFile(ctx context.Context, n *snapshot.Node, locs map[chunk.ID]store.Location, wb *workBufs) (written int64, unchanged, metaSet bool, err error) {
+	dir, name, err := r.parent(wb, n.Path)
+	if err != nil {
+		return 0, false, false, err
+	}
 	var existing fs.FileInfo
-	exists, err := r.clear(n.Path, func(fi fs.FileInfo) bool {
+	exists, err := clearIn(dir, name, func(fi fs.FileInfo) bool {
 		existing = fi
 		st, ok := fi.Sys().(*syscall.Stat_t)
 		// A file with other names would change them too: replace it.
@@ -77,12 +116,12 @@ func (r *restorer) writeFile(ctx context.Context, n *snapshot.Node, locs map[chu
 	}
 	var f *os.File
 	if exists {
-		f, err = r.root.OpenFile(n.Path, os.O_RDWR, 0)
+		f, err = dir.OpenFile(name, os.O_RDWR, 0)
 	} else {
-		f, err = r.root.OpenFile(n.Path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		f, err = dir.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	}
 	if err != nil {
-		return 0, false, false, fmt.Errorf("restore: %w", err)
+		return 0, false, false, fmt.Errorf("restore: %s: %w", n.Path, err)
 	}
 	defer f.Close()
 	if err := f.Truncate(n.Size); err != nil {

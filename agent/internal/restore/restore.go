@@ -218,6 +218,7 @@ func (r *restorer) run(ctx context.Context, rec *snapshot.Record) error {
 	for range r.opts.Workers {
 		g.Go(func() error {
 			var wb workBufs
+			defer wb.closeDir()
 			for b := range batches {
 				for _, n := range b.nodes {
 					if err := gctx.Err(); err != nil {
@@ -363,7 +364,12 @@ func (r *restorer) locate(ctx context.Context, b *fileBatch) error {
 
 // clear removes whatever is at name unless keep approves it.
 func (r *restorer) clear(name string, keep func(fs.FileInfo) bool) (exists bool, err error) {
-	fi, err := r.root.Lstat(name)
+	return clearIn(r.root, name, keep)
+}
+
+// clearIn is clear for name under root.
+func clearIn(root *os.Root, name string, keep func(fs.FileInfo) bool) (exists bool, err error) {
+	fi, err := root.Lstat(name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
@@ -373,7 +379,7 @@ func (r *restorer) clear(name string, keep func(fs.FileInfo) bool) (exists bool,
 	if keep(fi) {
 		return true, nil
 	}
-	if err := r.root.RemoveAll(name); err != nil {
+	if err := root.RemoveAll(name); err != nil {
 		return false, fmt.Errorf("restore: replace %s: %w", name, err)
 	}
 	return false, nil
