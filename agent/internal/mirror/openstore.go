@@ -16,9 +16,10 @@ import (
 var ErrPolynomial = errors.New("mirror: chunking polynomial differs from the cluster's")
 
 // OpenStore opens the agent's store in dir, creating it with the
-// cluster's chunking polynomial pol (and opts.Compression) on first use. A store created with
-// another polynomial is refused with [ErrPolynomial]: its chunks would not
-// match anyone else's, so every mirror would resend everything.
+// cluster's chunking polynomial pol (and opts.Compression) on first use.
+// A store created with another polynomial is refused with
+// [ErrPolynomial]: its chunks would not match anyone else's, so every
+// mirror would resend everything.
 func OpenStore(dir string, pol chunk.Polynomial, opts store.Options) (*store.Store, error) {
 	if err := pol.Validate(); err != nil {
 		return nil, fmt.Errorf("cluster polynomial %#x: %w", uint64(pol), err)
