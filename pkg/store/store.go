@@ -411,6 +411,7 @@ func (b *ChunkBuf) take(l Location) []byte {
 // database files are made of thousands of small chunks, and a read per
 // chunk cost more in system calls than their decoding. It is only a hint:
 // on error the run is dropped, and ReadChunk reads (and reports) as usual.
+// The run is read into a buffer of end-off bytes kept in b.
 func (s *Store) ReadRun(b *ChunkBuf, p PackID, off, end int64) {
 	b.run = nil
 	f, err := s.packFile(p)
@@ -430,7 +431,7 @@ func (s *Store) ReadRun(b *ChunkBuf, p PackID, off, end int64) {
 // ReadChunk is [Store.ReadAt] with buffers kept in b: an uncompressed
 // plaintext (incompressible data: the largest chunks) is returned where it
 // was read and decrypted, so a reader holds one chunk-sized buffer rather
-// than two. The result is valid until the next call with b.
+// than two. The result is valid until the next ReadChunk or ReadRun with b.
 func (s *Store) ReadChunk(id chunk.ID, l Location, b *ChunkBuf) ([]byte, error) {
 	var stored []byte
 	if b.Holds(l) {
