@@ -55,8 +55,8 @@ func TestCompressionSettings(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if s.Compression() != tc.comp {
-				t.Errorf("%s: store says %s", tc.comp, s.Compression())
+			if s.codec.comp != tc.comp {
+				t.Errorf("%s: store says %s", tc.comp, s.codec.comp)
 			}
 			ctx := t.Context()
 			w, err := s.Lock(ctx, LockOptions{})
@@ -106,10 +106,19 @@ func TestCompressionConfig(t *testing.T) {
 	if err := Init(dir, InitOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if s, err := Open(dir, Options{}); err != nil || s.Compression() != DefaultCompression {
-		t.Fatalf("new store: compression %v (err %v), want %s", s.Compression(), err, DefaultCompression)
-	} else {
-		s.Close()
+	// setting opens the store with opts and returns the setting it seals
+	// chunks with.
+	setting := func(opts Options) Compression {
+		t.Helper()
+		s, err := Open(dir, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		return s.codec.comp
+	}
+	if got := setting(Options{}); got != DefaultCompression {
+		t.Fatalf("new store: compression %s, want %s", got, DefaultCompression)
 	}
 	rewrite := func(comp string) {
 		t.Helper()
@@ -132,16 +141,12 @@ func TestCompressionConfig(t *testing.T) {
 		}
 	}
 	rewrite("")
-	s, err := Open(dir, Options{})
-	if err != nil || s.Compression() != CompressionZstd {
-		t.Fatalf("store from before the setting: compression %v (err %v), want zstd", s.Compression(), err)
+	if got := setting(Options{}); got != CompressionZstd {
+		t.Fatalf("store from before the setting: compression %s, want zstd", got)
 	}
-	s.Close()
-	s, err = Open(dir, Options{Compression: CompressionS2})
-	if err != nil || s.Compression() != CompressionS2 {
-		t.Fatalf("override: compression %v (err %v), want s2", s.Compression(), err)
+	if got := setting(Options{Compression: CompressionS2}); got != CompressionS2 {
+		t.Fatalf("override: compression %s, want s2", got)
 	}
-	s.Close()
 	if _, err := Open(dir, Options{Compression: "lz4"}); !errors.Is(err, ErrBadCompression) {
 		t.Errorf("Open with compression lz4: err = %v, want ErrBadCompression", err)
 	}

@@ -133,9 +133,6 @@ func (s *Store) ID() string { return s.id }
 // Polynomial returns the chunking polynomial kept in the store's config.
 func (s *Store) Polynomial() chunk.Polynomial { return s.pol }
 
-// Compression returns the setting chunks are sealed with.
-func (s *Store) Compression() Compression { return s.codec.comp }
-
 // Encrypted reports whether blobs and records are encrypted.
 func (s *Store) Encrypted() bool { return s.codec.aead != nil }
 
