@@ -5,8 +5,9 @@ import (
 	"math"
 )
 
-// Chunks of binary data that fit one zstd block are compressed in two
-// steps. zstd first replaces repeats with matches; the bytes left over, the
+// Chunks of binary data that fit one zstd block and are compressed with
+// zstd (the zstd setting; auto gives them to S2, see [Compression]) are
+// compressed in two steps. zstd first replaces repeats with matches; the bytes left over, the
 // literals, are then Huffman coded. On database pages and other binary
 // data whose unmatched bytes are of high entropy, the Huffman step ends up
 // not used (it must save a sixteenth to be kept) after taking half of the
